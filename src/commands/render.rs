@@ -1,0 +1,98 @@
+//! `kubectl mesh render`: the Helm post-renderer. All of stdin is read and the whole result is
+//! built before a single byte goes to stdout, so a failure never leaves half a stream.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+use super::load_mesh;
+use crate::cli::RenderArgs;
+use crate::kubeconfig;
+use crate::mesh::{Cluster, Mesh};
+use crate::render::{Ca, Target, render};
+
+pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
+    let mesh_path = &args.mesh.mesh;
+    let mesh = load_mesh(mesh_path)?;
+    let cluster = select_cluster(&mesh, args.cluster.as_deref(), args.kubeconfig.as_deref())?;
+    let mesh_ca = load_mesh_ca(&mesh, mesh_path)?;
+    let mut input = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut input)
+        .context("cannot read the chart stream from stdin")?;
+    let input = String::from_utf8(input).context("the chart stream on stdin is not UTF-8 text")?;
+    let target = Target {
+        mesh: &mesh,
+        cluster,
+        mesh_ca: mesh_ca.as_ref(),
+        now: time::OffsetDateTime::now_utc(),
+    };
+    let output = render(&input, &target)
+        .with_context(|| format!("render for cluster {:?}", cluster.name))?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(output.as_bytes())?;
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--cluster`, else the cluster whose context is `$HELM_KUBECONTEXT` or the current context.
+fn select_cluster<'m>(
+    mesh: &'m Mesh,
+    flag: Option<&str>,
+    kubeconfig: Option<&str>,
+) -> anyhow::Result<&'m Cluster> {
+    if let Some(name) = flag {
+        return Ok(mesh.cluster(name)?);
+    }
+    let (context, from) = match std::env::var("HELM_KUBECONTEXT")
+        .ok()
+        .filter(|c| !c.is_empty())
+    {
+        Some(c) => (c, "$HELM_KUBECONTEXT"),
+        None => match kubeconfig::current_context(kubeconfig)? {
+            Some(c) => (c, "the kubeconfig's current-context"),
+            None => bail!(
+                "no --cluster given and no current kube context to pick one by: pass --cluster ({})",
+                mesh.cluster_names().join(", ")
+            ),
+        },
+    };
+    let contexts: Vec<_> = mesh
+        .clusters
+        .iter()
+        .map(|c| format!("{} ({})", c.context, c.name))
+        .collect();
+    mesh.cluster_by_context(&context).with_context(|| {
+        format!("no --cluster given and {from} {context:?} is not the context of any cluster in the mesh file; pass --cluster or switch context (mesh contexts: {})", contexts.join(", "))
+    })
+}
+
+/// The mesh's own CA (`ca:`), paths relative to the mesh file.
+fn load_mesh_ca(mesh: &Mesh, mesh_path: &Path) -> anyhow::Result<Option<Ca>> {
+    let Some(files) = &mesh.ca else {
+        return Ok(None);
+    };
+    let dir = mesh_path.parent().unwrap_or(Path::new("."));
+    let cert_path = dir.join(&files.cert);
+    let key_path = dir.join(&files.key);
+    let cert = std::fs::read_to_string(&cert_path).with_context(|| {
+        format!(
+            "cannot read the mesh CA certificate {} (ca.cert in {})",
+            cert_path.display(),
+            mesh_path.display()
+        )
+    })?;
+    let key = std::fs::read_to_string(&key_path).with_context(|| {
+        format!(
+            "cannot read the mesh CA key {} (ca.key in {})",
+            key_path.display(),
+            mesh_path.display()
+        )
+    })?;
+    let ca = Ca::from_pem(&cert, &key)
+        .with_context(|| format!("mesh CA {} / {}", cert_path.display(), key_path.display()))?;
+    Ok(Some(ca))
+}

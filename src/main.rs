@@ -1,0 +1,32 @@
+//! kubectl-mesh: one mesh file for Cilium Cluster Mesh.
+
+mod cli;
+mod commands;
+mod kubeconfig;
+mod mesh;
+mod render;
+
+use std::io::ErrorKind;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(commands::EXIT_ERROR)
+        }
+    }
+}
+
+/// A reader that closed the pipe (`kubectl mesh render … | head`) is not an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,511 @@
+//! The Cilium chart's view of a cluster's mesh identity: every object and field the chart
+//! renders from `cluster.name`, `cluster.id`, `clustermesh.maxConnectedClusters`,
+//! `ipv4NativeRoutingCIDR`, `ipMasqAgent`, the CA, the peers and the apiserver NodePort.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+use time::Duration;
+
+use super::certs::{self, Ca, Leaf};
+use super::objects::{DocId, Objects};
+use super::{RenderError, Target};
+use crate::mesh::{DEFAULT_MAX_CONNECTED_CLUSTERS, RoutingMode};
+
+/// The chart's placeholders for a cluster that is in no mesh.
+const DEFAULT_NAME: &str = "default";
+const DEFAULT_ID: &str = "0";
+/// Certificates expiring sooner than this are re-issued.
+const RENEW_BEFORE: Duration = Duration::days(30);
+
+/// Workload kinds whose pod templates may carry identity arguments.
+const WORKLOADS: &[&str] = &["Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob"];
+
+pub fn apply(objects: &mut Objects, t: &Target) -> Result<(), RenderError> {
+    let ns = t.mesh.namespace();
+    let config = objects
+        .find("ConfigMap", ns, "cilium-config")
+        .ok_or_else(|| RenderError::NoCiliumConfig {
+            namespace: ns.to_string(),
+        })?;
+    let old_name = identity(objects, config, t)?;
+    identity_args(objects, ns, t)?;
+    hubble_relay(objects, ns, t)?;
+    if t.mesh.routing_mode == RoutingMode::Native {
+        native_routing(objects, config, t)?;
+        ip_masq_agent(objects, ns, config, t)?;
+    }
+    apiserver_node_port(objects, ns, t)?;
+    certificates(objects, ns, &old_name, t)?;
+    Ok(())
+}
+
+/// Sets `key` of a string map to `wanted`, accepting the chart default or the same value;
+/// anything else was set on purpose and is a conflict the user must resolve.
+fn set_identity(
+    objects: &mut Objects,
+    id: DocId,
+    path: &[&str],
+    key: &str,
+    default: &str,
+    wanted: &str,
+    t: &Target,
+) -> Result<Option<String>, RenderError> {
+    let object = objects.describe(id);
+    let mut v = &objects.get(id).clone();
+    for p in path {
+        v = &v[*p];
+    }
+    let found = match &v[key] {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    if let Some(f) = &found
+        && f != default
+        && f != wanted
+    {
+        return Err(RenderError::Conflict {
+            object,
+            field: key.to_string(),
+            found: f.clone(),
+            wanted: wanted.to_string(),
+            cluster: t.cluster.name.clone(),
+        });
+    }
+    if found.is_some() {
+        let mut m = objects.get_mut(id);
+        for p in path {
+            m = &mut m[*p];
+        }
+        m[key] = Value::String(wanted.to_string());
+    }
+    Ok(found)
+}
+
+/// cilium-config: `cluster-name`, `cluster-id`, `max-connected-clusters`. Returns the name the
+/// stream was rendered with (the chart's `default`, or already this cluster's).
+fn identity(objects: &mut Objects, config: DocId, t: &Target) -> Result<String, RenderError> {
+    let data = ["data"];
+    let name = &t.cluster.name;
+    let old = set_identity(
+        objects,
+        config,
+        &data,
+        "cluster-name",
+        DEFAULT_NAME,
+        name,
+        t,
+    )?;
+    set_identity(
+        objects,
+        config,
+        &data,
+        "cluster-id",
+        DEFAULT_ID,
+        &t.cluster.id.to_string(),
+        t,
+    )?;
+    let max = t.mesh.max_connected_clusters().to_string();
+    set_identity(
+        objects,
+        config,
+        &data,
+        "max-connected-clusters",
+        &DEFAULT_MAX_CONNECTED_CLUSTERS.to_string(),
+        &max,
+        t,
+    )?;
+    let data = objects.get_mut(config)["data"].as_object_mut();
+    if let Some(data) = data {
+        data.entry("cluster-name")
+            .or_insert_with(|| Value::String(name.clone()));
+        data.entry("cluster-id")
+            .or_insert_with(|| Value::String(t.cluster.id.to_string()));
+    }
+    Ok(old.unwrap_or_else(|| DEFAULT_NAME.to_string()))
+}
+
+/// `--cluster-name=`, `--cluster-id=`, `--max-connected-clusters=` arguments of any container
+/// in the Cilium namespace (clustermesh-apiserver, kvstoremesh, certgen, …).
+fn identity_args(objects: &mut Objects, ns: &str, t: &Target) -> Result<(), RenderError> {
+    let wanted = [
+        (
+            "--cluster-name=",
+            DEFAULT_NAME.to_string(),
+            t.cluster.name.clone(),
+        ),
+        (
+            "--cluster-id=",
+            DEFAULT_ID.to_string(),
+            t.cluster.id.to_string(),
+        ),
+        (
+            "--max-connected-clusters=",
+            DEFAULT_MAX_CONNECTED_CLUSTERS.to_string(),
+            t.mesh.max_connected_clusters().to_string(),
+        ),
+    ];
+    for id in objects.of_kinds(WORKLOADS, ns) {
+        let object = objects.describe(id);
+        let mut edits = Vec::new();
+        for (path, container) in containers(objects.get(id)) {
+            for field in ["args", "command"] {
+                for (i, arg) in container[field]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let Some(arg) = arg.as_str() else { continue };
+                    for (flag, default, want) in &wanted {
+                        // `$(CLUSTER_NAME)` refers to an env var, itself from cilium-config.
+                        if let Some(found) = arg.strip_prefix(flag)
+                            && found != want
+                            && !found.starts_with("$(")
+                        {
+                            if found != default {
+                                return Err(RenderError::Conflict {
+                                    object: object.clone(),
+                                    field: flag.trim_end_matches('=').to_string(),
+                                    found: found.to_string(),
+                                    wanted: want.clone(),
+                                    cluster: t.cluster.name.clone(),
+                                });
+                            }
+                            edits.push((path.clone(), field, i, format!("{flag}{want}")));
+                        }
+                    }
+                }
+            }
+        }
+        for (path, field, i, arg) in edits {
+            if let Some(c) = objects.get_mut(id).pointer_mut(&path) {
+                c[field][i] = Value::String(arg);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// JSON pointers to, and values of, every container and init container of a workload.
+fn containers(workload: &Value) -> Vec<(String, Value)> {
+    let spec = if workload["kind"] == "CronJob" {
+        "/spec/jobTemplate/spec/template/spec"
+    } else {
+        "/spec/template/spec"
+    };
+    let mut out = Vec::new();
+    for list in ["containers", "initContainers"] {
+        let Some(items) = workload
+            .pointer(&format!("{spec}/{list}"))
+            .and_then(Value::as_array)
+        else {
+            continue;
+        };
+        for (i, c) in items.iter().enumerate() {
+            out.push((format!("{spec}/{list}/{i}"), c.clone()));
+        }
+    }
+    out
+}
+
+/// hubble-relay's `config.yaml` names the local cluster.
+fn hubble_relay(objects: &mut Objects, ns: &str, t: &Target) -> Result<(), RenderError> {
+    let Some(id) = objects.find("ConfigMap", ns, "hubble-relay-config") else {
+        return Ok(());
+    };
+    let Some(text) = objects.get(id)["data"]["config.yaml"].as_str() else {
+        return Ok(());
+    };
+    let object = objects.describe(id);
+    let mut config = super::yaml::parse(text).map_err(|e| RenderError::Invalid {
+        object: object.clone(),
+        message: format!("config.yaml: {}", e.message),
+    })?;
+    let Some(found) = config["cluster-name"].as_str() else {
+        return Ok(());
+    };
+    if found == t.cluster.name {
+        return Ok(());
+    }
+    if found != DEFAULT_NAME {
+        return Err(RenderError::Conflict {
+            object,
+            field: "config.yaml cluster-name".into(),
+            found: found.to_string(),
+            wanted: t.cluster.name.clone(),
+            cluster: t.cluster.name.clone(),
+        });
+    }
+    config["cluster-name"] = Value::String(t.cluster.name.clone());
+    let text = super::yaml::emit(&config).map_err(|e| RenderError::Emit {
+        object,
+        message: e.to_string(),
+    })?;
+    objects.get_mut(id)["data"]["config.yaml"] = Value::String(text);
+    Ok(())
+}
+
+/// Native routing: the cluster's routing CIDR and the ip-masq-agent switch in cilium-config.
+fn native_routing(objects: &mut Objects, config: DocId, t: &Target) -> Result<(), RenderError> {
+    let cidr = t.cluster.native_routing_cidr();
+    if cidr.contains(':') {
+        return Err(RenderError::Invalid {
+            object: objects.describe(config),
+            message: format!(
+                "cluster {:?} routes {cidr} natively, but render injects IPv4 routing only; set ipv6NativeRoutingCIDR in the Helm values",
+                t.cluster.name
+            ),
+        });
+    }
+    let found = objects.get(config)["data"]["ipv4-native-routing-cidr"]
+        .as_str()
+        .map(str::to_string);
+    if let Some(found) = found
+        && found != cidr
+    {
+        // The chart has no default routing CIDR: any value in the stream was set by the user.
+        return Err(RenderError::Conflict {
+            object: objects.describe(config),
+            field: "ipv4-native-routing-cidr".into(),
+            found,
+            wanted: cidr.to_string(),
+            cluster: t.cluster.name.clone(),
+        });
+    }
+    let cfg = objects.get_mut(config);
+    if let Some(d) = cfg["data"].as_object_mut() {
+        d.insert(
+            "ipv4-native-routing-cidr".into(),
+            Value::String(cidr.to_string()),
+        );
+        d.insert("enable-ip-masq-agent".into(), Value::String("true".into()));
+    }
+    Ok(())
+}
+
+/// The ip-masq-agent ConfigMap (user's `nonMasqueradeCIDRs` first, then every peer's pod CIDR)
+/// and the agent DaemonSet's volume and mount for it, as the chart renders them.
+fn ip_masq_agent(
+    objects: &mut Objects,
+    ns: &str,
+    config: DocId,
+    t: &Target,
+) -> Result<(), RenderError> {
+    let peers: Vec<String> = t
+        .mesh
+        .peers_of(&t.cluster.name)
+        .map(|c| c.pod_cidr.clone())
+        .collect();
+    match objects.find("ConfigMap", ns, "ip-masq-agent") {
+        Some(id) => {
+            let object = objects.describe(id);
+            let text = objects.get(id)["data"]["config"]
+                .as_str()
+                .unwrap_or("{}")
+                .to_string();
+            let mut conf = super::yaml::parse(&text).map_err(|e| RenderError::Invalid {
+                object: object.clone(),
+                message: format!("data.config: {}", e.message),
+            })?;
+            if conf.is_null() {
+                conf = json!({});
+            }
+            let Some(map) = conf.as_object_mut() else {
+                return Err(RenderError::Invalid {
+                    object,
+                    message: "data.config is not a mapping".into(),
+                });
+            };
+            let mut cidrs: Vec<String> = match map.get("nonMasqueradeCIDRs") {
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for p in peers {
+                if !cidrs.contains(&p) {
+                    cidrs.push(p);
+                }
+            }
+            map.insert("nonMasqueradeCIDRs".into(), json!(cidrs));
+            objects.get_mut(id)["data"]["config"] = Value::String(conf.to_string());
+        }
+        None => {
+            let cm = json!({
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "ip-masq-agent", "namespace": ns},
+                "data": {"config": json!({"nonMasqueradeCIDRs": peers}).to_string()},
+            });
+            // Same template file as cilium-config (templates/cilium-configmap.yaml).
+            objects.add_after(config, "cilium-configmap.yaml", cm);
+        }
+    }
+    if let Some(ds) = objects.find("DaemonSet", ns, "cilium") {
+        let volume = json!({"name": "ip-masq-agent", "configMap": {"name": "ip-masq-agent", "optional": true, "items": [{"key": "config", "path": "ip-masq-agent"}]}});
+        let mount = json!({"name": "ip-masq-agent", "mountPath": "/etc/config", "readOnly": true});
+        let spec = objects.get_mut(ds).pointer_mut("/spec/template/spec");
+        if let Some(spec) = spec {
+            insert_named(&mut spec["volumes"], volume, "clustermesh-secrets");
+            if let Some(agent) = spec["containers"]
+                .as_array_mut()
+                .and_then(|cs| cs.iter_mut().find(|c| c["name"] == "cilium-agent"))
+            {
+                insert_named(&mut agent["volumeMounts"], mount, "clustermesh-secrets");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds `item` to a list of named items unless one of that name exists, after `after` if present.
+fn insert_named(list: &mut Value, item: Value, after: &str) {
+    if list.is_null() {
+        *list = Value::Array(Vec::new());
+    }
+    let Some(items) = list.as_array_mut() else {
+        return;
+    };
+    if items.iter().any(|i| i["name"] == item["name"]) {
+        return;
+    }
+    let at = items
+        .iter()
+        .position(|i| i["name"] == after)
+        .map_or(items.len(), |p| p + 1);
+    items.insert(at, item);
+}
+
+/// The cluster's own clustermesh-apiserver NodePort (`clustermesh.apiserver.service.nodePort`).
+fn apiserver_node_port(objects: &mut Objects, ns: &str, t: &Target) -> Result<(), RenderError> {
+    let Some(port) = t.cluster.apiserver_node_port else {
+        return Ok(());
+    };
+    let Some(id) = objects.find("Service", ns, "clustermesh-apiserver") else {
+        return Err(RenderError::Invalid {
+            object: format!("Service {ns}/clustermesh-apiserver"),
+            message: format!(
+                "cluster {:?} sets apiserverNodePort {port}, but the stream has no clustermesh-apiserver Service: enable clustermesh.useAPIServer in the Helm values",
+                t.cluster.name
+            ),
+        });
+    };
+    let object = objects.describe(id);
+    let kind = objects.get(id)["spec"]["type"]
+        .as_str()
+        .unwrap_or("ClusterIP")
+        .to_string();
+    if kind != "NodePort" {
+        return Err(RenderError::Invalid {
+            object,
+            message: format!(
+                "cluster {:?} sets apiserverNodePort {port}, but the Service is of type {kind}: a NodePort applies only to clustermesh.apiserver.service.type=NodePort",
+                t.cluster.name
+            ),
+        });
+    }
+    let svc = objects.get_mut(id);
+    if let Some(ports) = svc["spec"]["ports"].as_array_mut() {
+        for p in ports.iter_mut().filter(|p| p["port"] == 2379) {
+            p["nodePort"] = json!(port);
+        }
+    }
+    Ok(())
+}
+
+/// Names in chart-made certificates that carry the cluster name.
+fn rename_cert_name(name: &str, old: &str, new: &str) -> String {
+    if let Some(rest) = name.strip_prefix("admin-")
+        && rest == old
+    {
+        return format!("admin-{new}");
+    }
+    if name.ends_with(".cilium.io") {
+        return name
+            .split('.')
+            .map(|label| if label == old { new } else { label })
+            .collect::<Vec<_>>()
+            .join(".");
+    }
+    name.to_string()
+}
+
+/// The chart's certificates: with the mesh CA, `cilium-ca` carries it and every chart-made
+/// certificate is issued by it; otherwise certificates naming the cluster are re-issued by the
+/// stream's own CA. Certificates already right and valid for 30 more days are kept.
+fn certificates(
+    objects: &mut Objects,
+    ns: &str,
+    old_name: &str,
+    t: &Target,
+) -> Result<(), RenderError> {
+    let ca_doc = objects.find("Secret", ns, "cilium-ca");
+    let stream_ca = match ca_doc {
+        Some(id) => {
+            let d = &objects.get(id)["data"];
+            match (secret_text(d, "ca.crt"), secret_text(d, "ca.key")) {
+                (Some(c), Some(k)) => {
+                    Some(
+                        Ca::from_pem(&c, &k).map_err(|source| RenderError::Certificate {
+                            object: objects.describe(id),
+                            source,
+                        })?,
+                    )
+                }
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    if let (Some(mesh_ca), Some(id)) = (t.mesh_ca, ca_doc) {
+        let s = objects.get_mut(id);
+        s["data"]["ca.crt"] = Value::String(B64.encode(&mesh_ca.cert_pem));
+        s["data"]["ca.key"] = Value::String(B64.encode(&mesh_ca.key_pem));
+    }
+    let target_ca = t.mesh_ca.or(stream_ca.as_ref());
+    for id in objects.of_kinds(&["Secret"], ns) {
+        let Some(crt) = secret_text(&objects.get(id)["data"], "tls.crt") else {
+            continue;
+        };
+        let object = objects.describe(id);
+        let leaf = Leaf::read(&crt).map_err(|source| RenderError::Certificate {
+            object: object.clone(),
+            source,
+        })?;
+        let by_stream = stream_ca.as_ref().is_some_and(|ca| ca.signed(&crt));
+        let by_target = target_ca.is_some_and(|ca| ca.signed(&crt));
+        if !by_stream && !by_target {
+            continue; // not made by the chart: the user's own certificate, left alone
+        }
+        let wanted = leaf.renamed(|n| rename_cert_name(n, old_name, &t.cluster.name));
+        let fresh = leaf.not_after > t.now + RENEW_BEFORE && leaf.not_before <= t.now;
+        let Some(ca) = target_ca else { continue };
+        let data = &mut objects.get_mut(id)["data"];
+        if by_target && fresh && leaf.same_identity(&wanted) {
+            if secret_text(data, "ca.crt").is_some_and(|c| !ca.same_cert(&c)) {
+                data["ca.crt"] = Value::String(B64.encode(&ca.cert_pem));
+            }
+            continue;
+        }
+        let issued = certs::issue(&wanted, ca, t.now)
+            .map_err(|source| RenderError::Certificate { object, source })?;
+        data["tls.crt"] = Value::String(B64.encode(&issued.cert_pem));
+        data["tls.key"] = Value::String(B64.encode(&issued.key_pem));
+        if data.get("ca.crt").is_some() {
+            data["ca.crt"] = Value::String(B64.encode(&ca.cert_pem));
+        }
+    }
+    Ok(())
+}
+
+/// A base64 `data` entry of a Secret, decoded as text.
+fn secret_text(data: &Value, key: &str) -> Option<String> {
+    let raw = data.get(key)?.as_str()?;
+    let bytes = B64
+        .decode(raw.split_whitespace().collect::<String>())
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}

@@ -1,0 +1,63 @@
+//! `render`: a Helm post-renderer core. Takes a rendered chart stream and one cluster of the
+//! mesh, and returns the stream that cluster must get. Pure: no files, no network, no clock.
+
+pub mod certs;
+mod cilium;
+mod objects;
+pub mod stream;
+pub mod yaml;
+
+use time::OffsetDateTime;
+
+use crate::mesh::{Cluster, Mesh};
+pub use certs::Ca;
+
+/// What to render the stream for.
+pub struct Target<'a> {
+    pub mesh: &'a Mesh,
+    pub cluster: &'a Cluster,
+    /// The mesh's own CA (`ca:` in the mesh file), already loaded.
+    pub mesh_ca: Option<&'a Ca>,
+    /// Certificates are issued from, and checked for expiry against, this instant.
+    pub now: OffsetDateTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("malformed YAML in document {document} of the input stream (line {line}): {message}")]
+    Yaml {
+        document: usize,
+        line: usize,
+        message: String,
+    },
+    #[error("cannot write {object} as YAML: {message}")]
+    Emit { object: String, message: String },
+    #[error(
+        "the input stream has no ConfigMap \"cilium-config\" in namespace {namespace:?}: pass the rendered Cilium chart (or set `namespace:` in the mesh file)"
+    )]
+    NoCiliumConfig { namespace: String },
+    #[error(
+        "{object} has {field} {found:?}, but the mesh file says {wanted:?} for cluster {cluster:?}: remove the value from the Helm values (kubectl-mesh sets it) or fix the mesh file"
+    )]
+    Conflict {
+        object: String,
+        field: String,
+        found: String,
+        wanted: String,
+        cluster: String,
+    },
+    #[error("{object}: {message}")]
+    Invalid { object: String, message: String },
+    #[error("{object}: {source}")]
+    Certificate {
+        object: String,
+        source: certs::CertError,
+    },
+}
+
+/// Renders `stream` for `target`; the result is complete or an error, never half a stream.
+pub fn render(stream: &str, target: &Target) -> Result<String, RenderError> {
+    let mut objects = objects::Objects::parse(stream)?;
+    cilium::apply(&mut objects, target)?;
+    objects.write()
+}

@@ -1,0 +1,198 @@
+//! The parsed stream: every document with its raw text and its value, so that a transform can
+//! look objects up, change them, add new ones, and untouched documents stay byte-identical.
+
+use serde_json::{Map, Value};
+
+use super::RenderError;
+use super::stream::{self, Document};
+use super::yaml;
+
+/// Helm 4 tags every document it hands a post-renderer with this annotation and regroups the
+/// output by it; objects we add must carry it too.
+pub const HELM_FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
+
+struct Doc<'a> {
+    src: Document<'a>,
+    value: Value,
+    /// The value as parsed, kept from the first mutable access on, to tell whether it changed.
+    original: Option<Value>,
+}
+
+/// An object added by a transform, written after the document at `after`.
+struct Added {
+    after: usize,
+    source: String,
+    value: Value,
+}
+
+pub struct Objects<'a> {
+    docs: Vec<Doc<'a>>,
+    added: Vec<Added>,
+}
+
+/// Index of a document in the stream.
+pub type DocId = usize;
+
+impl<'a> Objects<'a> {
+    /// Parses every document; a malformed one is an error naming its number and stream line.
+    pub fn parse(stream: &'a str) -> Result<Objects<'a>, RenderError> {
+        let mut docs = Vec::new();
+        for src in stream::split(stream) {
+            let (_, body) = src.split_head();
+            let value = yaml::parse(body).map_err(|e| RenderError::Yaml {
+                document: src.number,
+                line: src.body_first_line() + e.line.map_or(0, |l| l.saturating_sub(1) as usize),
+                message: e.message,
+            })?;
+            if !matches!(value, Value::Null | Value::Object(_)) {
+                return Err(RenderError::Yaml {
+                    document: src.number,
+                    line: src.body_first_line(),
+                    message: "is not a Kubernetes object (a mapping with apiVersion and kind)"
+                        .into(),
+                });
+            }
+            docs.push(Doc {
+                src,
+                value,
+                original: None,
+            });
+        }
+        Ok(Objects {
+            docs,
+            added: Vec::new(),
+        })
+    }
+
+    /// Documents of `kind` named `name` in `namespace` (a document without a namespace matches
+    /// any, as Helm leaves it to the release namespace).
+    pub fn find_all(&self, kind: &str, namespace: &str, name: &str) -> Vec<DocId> {
+        (0..self.docs.len())
+            .filter(|&i| {
+                let v = &self.docs[i].value;
+                v["kind"] == kind
+                    && v["metadata"]["name"] == name
+                    && v["metadata"]["namespace"]
+                        .as_str()
+                        .is_none_or(|ns| ns == namespace)
+            })
+            .collect()
+    }
+
+    pub fn find(&self, kind: &str, namespace: &str, name: &str) -> Option<DocId> {
+        self.find_all(kind, namespace, name).into_iter().next()
+    }
+
+    /// Every document of `kinds` in `namespace`.
+    pub fn of_kinds(&self, kinds: &[&str], namespace: &str) -> Vec<DocId> {
+        (0..self.docs.len())
+            .filter(|&i| {
+                let v = &self.docs[i].value;
+                kinds.iter().any(|k| v["kind"] == *k)
+                    && v["metadata"]["namespace"]
+                        .as_str()
+                        .is_none_or(|ns| ns == namespace)
+            })
+            .collect()
+    }
+
+    pub fn get(&self, id: DocId) -> &Value {
+        &self.docs[id].value
+    }
+
+    /// Mutable access; the document is written anew only if its value ends up different.
+    pub fn get_mut(&mut self, id: DocId) -> &mut Value {
+        let doc = &mut self.docs[id];
+        if doc.original.is_none() {
+            doc.original = Some(doc.value.clone());
+        }
+        &mut doc.value
+    }
+
+    /// `kind namespace/name` for messages.
+    pub fn describe(&self, id: DocId) -> String {
+        describe(&self.docs[id].value)
+    }
+
+    /// Adds an object after document `after`, as if made by the chart template `template`
+    /// (a path below the chart's `templates/`), taking that chart's Helm 4 filename annotation.
+    pub fn add_after(&mut self, after: DocId, template: &str, mut value: Value) {
+        let sibling =
+            self.docs[after].value["metadata"]["annotations"][HELM_FILENAME_ANNOTATION].as_str();
+        let sibling_source = source_of(self.docs[after].src.raw);
+        let chart_dir = sibling
+            .or(sibling_source.as_deref())
+            .and_then(|s| s.find("templates/").map(|i| s[..i].to_string()))
+            .unwrap_or_else(|| "cilium/".to_string());
+        let source = format!("{chart_dir}templates/{template}");
+        if sibling.is_some()
+            && let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            let annotations = meta
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(a) = annotations.as_object_mut() {
+                a.insert(
+                    HELM_FILENAME_ANNOTATION.into(),
+                    Value::String(source.clone()),
+                );
+            }
+        }
+        self.added.push(Added {
+            after,
+            source,
+            value,
+        });
+    }
+
+    /// The whole output stream; built completely before anything is written.
+    pub fn write(&self) -> Result<String, RenderError> {
+        let mut out =
+            String::with_capacity(self.docs.iter().map(|d| d.src.raw.len()).sum::<usize>() + 4096);
+        for (i, doc) in self.docs.iter().enumerate() {
+            let changed = doc.original.as_ref().is_some_and(|o| *o != doc.value);
+            if changed {
+                let (head, _) = doc.src.split_head();
+                out.push_str(head);
+                if !head.is_empty() && !head.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(&emit(&doc.value, &describe(&doc.value))?);
+            } else {
+                out.push_str(doc.src.raw);
+            }
+            for add in self.added.iter().filter(|a| a.after == i) {
+                if !out.is_empty() && !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str("---\n# Source: ");
+                out.push_str(&add.source);
+                out.push('\n');
+                out.push_str(&emit(&add.value, &describe(&add.value))?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn emit(value: &Value, what: &str) -> Result<String, RenderError> {
+    yaml::emit(value).map_err(|e| RenderError::Emit {
+        object: what.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The template a document came from, from Helm's `# Source:` comment.
+fn source_of(raw: &str) -> Option<String> {
+    raw.lines()
+        .find_map(|l| l.strip_prefix("# Source: ").map(|s| s.trim().to_string()))
+}
+
+pub fn describe(v: &Value) -> String {
+    let kind = v["kind"].as_str().unwrap_or("object");
+    let name = v["metadata"]["name"].as_str().unwrap_or("?");
+    match v["metadata"]["namespace"].as_str() {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}

@@ -1,0 +1,80 @@
+//! YAML as Helm reads it (YAML 1.1 scalars: `on`/`no` booleans, `0755` octal) into an ordered
+//! JSON value, and back to YAML whose scalars mean the same to a YAML 1.1 reader.
+
+use serde_json::Value;
+
+/// A parse failure with the 1-based line (within the parsed text) where it was found.
+#[derive(Debug)]
+pub struct ParseError {
+    pub line: Option<u64>,
+    pub message: String,
+}
+
+/// Parses one YAML document the way Helm (sigs.k8s.io/yaml, YAML 1.1) reads it.
+pub fn parse(text: &str) -> Result<Value, ParseError> {
+    parse_raw(text).map_err(|e| ParseError {
+        line: e.location().map(|l| l.line()),
+        message: strip_location(&e.to_string()),
+    })
+}
+
+/// serde-saphyr prefixes its messages with `error: line L column C: `; the caller says where.
+fn strip_location(message: &str) -> String {
+    let m = message.trim().trim_start_matches("error: ");
+    match m
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((_, tail)) => tail.to_string(),
+        None => m.to_string(),
+    }
+}
+
+fn parse_raw(text: &str) -> Result<Value, serde_saphyr::Error> {
+    let options = serde_saphyr::options! {
+        legacy_octal_numbers: true,
+        strict_booleans: false,
+        budget: None,
+        with_snippet: false,
+    };
+    serde_saphyr::from_str_with_options(text, options)
+}
+
+/// Emits one document (no `---`), quoting every string a YAML 1.1 reader could take for
+/// something else and writing multi-line strings as literal blocks.
+pub fn emit(value: &Value) -> Result<String, serde_saphyr::SerializeError> {
+    let options = serde_saphyr::ser_options! {
+        min_fold_chars: usize::MAX,
+        folded_wrap_chars: usize::MAX,
+        compact_list_indent: true,
+    };
+    let mut out = serde_saphyr::to_string_with_options(value, options)?;
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_yaml_1_1_scalars_as_helm_does() {
+        let v = parse("a: on\nb: no\nc: 0755\nd: \"0755\"\ne: 'on'\nf: 1.5\ng: ~\n").unwrap();
+        assert_eq!(
+            v,
+            json!({"a": true, "b": false, "c": 493, "d": "0755", "e": "on", "f": 1.5, "g": null})
+        );
+    }
+
+    #[test]
+    fn emitted_strings_keep_their_meaning_and_key_order() {
+        let v = json!({"z": "on", "a": "0755", "m": "no", "n": "1e3", "s": "line1\nline2\n", "q": "", "t": true, "i": 7, "l": ["y", {"k": "null"}]});
+        let text = emit(&v).unwrap();
+        assert_eq!(parse(&text).unwrap(), v, "{text}");
+        assert!(text.starts_with("z:"), "{text}");
+        assert!(text.contains("s: |"), "{text}");
+    }
+}
