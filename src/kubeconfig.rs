@@ -32,7 +32,8 @@ pub fn current_context(kubeconfig: Option<&str>) -> anyhow::Result<Option<String
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => {
-                return Err(e).with_context(|| format!("cannot read kubeconfig {}", path.display()));
+                return Err(e)
+                    .with_context(|| format!("cannot read kubeconfig {}", path.display()));
             }
         };
         let head: KubeconfigHead = serde_saphyr::from_str(&text)

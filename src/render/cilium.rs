@@ -29,6 +29,7 @@ pub fn apply(objects: &mut Objects, t: &Target) -> Result<(), RenderError> {
             namespace: ns.to_string(),
         })?;
     let old_name = identity(objects, config, t)?;
+    certgen(objects, ns, &old_name, t)?;
     identity_args(objects, ns, t)?;
     hubble_relay(objects, ns, t)?;
     if t.mesh.routing_mode == RoutingMode::Native {
@@ -361,6 +362,15 @@ fn ip_masq_agent(
     Ok(())
 }
 
+/// The chart's (major, minor) version, from the `helm.sh/chart: cilium-X.Y.Z` label.
+fn chart_version(objects: &Objects) -> Option<(u32, u32)> {
+    objects.labels("helm.sh/chart").find_map(|chart| {
+        let version = chart.strip_prefix("cilium-")?;
+        let mut parts = version.split('.');
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    })
+}
+
 /// Adds `item` to a list of named items unless one of that name exists, after `after` if present.
 fn insert_named(list: &mut Value, item: Value, after: &str) {
     if list.is_null() {
@@ -416,12 +426,13 @@ fn apiserver_node_port(objects: &mut Objects, ns: &str, t: &Target) -> Result<()
     Ok(())
 }
 
-/// Names in chart-made certificates that carry the cluster name.
+/// Names in chart-made certificates that carry the cluster name: `admin-<name>`,
+/// `local-<name>` (clustermesh-apiserver users) and `*.<name>.hubble-grpc.cilium.io`-style names.
 fn rename_cert_name(name: &str, old: &str, new: &str) -> String {
-    if let Some(rest) = name.strip_prefix("admin-")
-        && rest == old
-    {
-        return format!("admin-{new}");
+    for user in ["admin-", "local-"] {
+        if name.strip_prefix(user) == Some(old) {
+            return format!("{user}{new}");
+        }
     }
     if name.ends_with(".cilium.io") {
         return name
@@ -460,10 +471,29 @@ fn certificates(
         }
         None => None,
     };
-    if let (Some(mesh_ca), Some(id)) = (t.mesh_ca, ca_doc) {
-        let s = objects.get_mut(id);
-        s["data"]["ca.crt"] = Value::String(B64.encode(&mesh_ca.cert_pem));
-        s["data"]["ca.key"] = Value::String(B64.encode(&mesh_ca.key_pem));
+    match (t.mesh_ca, ca_doc) {
+        (Some(mesh_ca), Some(id)) => {
+            let s = objects.get_mut(id);
+            s["data"]["ca.crt"] = Value::String(B64.encode(&mesh_ca.cert_pem));
+            s["data"]["ca.key"] = Value::String(B64.encode(&mesh_ca.key_pem));
+        }
+        // The chart renders cilium-ca whenever `tls.ca.cert/key` are set (e.g. certgen's cronJob
+        // method, which otherwise makes its own CA at run time).
+        (Some(mesh_ca), None) => {
+            let mut secret = json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "cilium-ca", "namespace": ns},
+                "data": {"ca.crt": B64.encode(&mesh_ca.cert_pem), "ca.key": B64.encode(&mesh_ca.key_pem)},
+            });
+            if chart_version(objects).is_some_and(|v| v >= (1, 19)) {
+                secret["metadata"]["labels"] =
+                    json!({"cilium.io/helm-template-non-idempotent": "true"});
+            }
+            let config = objects.find("ConfigMap", ns, "cilium-config").unwrap_or(0);
+            objects.add_after(config, "cilium-ca-secret.yaml", secret);
+        }
+        (None, _) => {}
     }
     let target_ca = t.mesh_ca.or(stream_ca.as_ref());
     for id in objects.of_kinds(&["Secret"], ns) {
@@ -499,6 +529,99 @@ fn certificates(
         }
     }
     Ok(())
+}
+
+/// The env var through which the chart hands certgen its certificate list.
+const CERTGEN_CONFIG_ENV: &str = "CILIUM_CERTGEN_CONFIG";
+
+/// certgen (`tls.auto.method=cronJob`): the certificate names in its CronJobs and Jobs (Helm
+/// hooks up to 1.18). The text is edited in place so the document keeps its exact form; a Job
+/// named after the hash of its spec (1.19+: `hubble-generate-certs-<sha256[:10]>`) is renamed
+/// with the hash of the edited spec, as the chart would name it.
+fn certgen(objects: &mut Objects, ns: &str, old: &str, t: &Target) -> Result<(), RenderError> {
+    for id in objects.of_kinds(&["Job", "CronJob"], ns) {
+        let mut renames: Vec<(String, String)> = Vec::new();
+        for (_, container) in containers(objects.get(id)) {
+            for env in container["env"].as_array().into_iter().flatten() {
+                let Some(text) = env["value"]
+                    .as_str()
+                    .filter(|_| env["name"] == CERTGEN_CONFIG_ENV)
+                else {
+                    continue;
+                };
+                let config = super::yaml::parse(text).map_err(|e| RenderError::Invalid {
+                    object: objects.describe(id),
+                    message: format!("{CERTGEN_CONFIG_ENV}: {}", e.message),
+                })?;
+                for cert in config["certs"].as_array().into_iter().flatten() {
+                    let hosts = cert["hosts"].as_array().into_iter().flatten();
+                    for name in std::iter::once(&cert["commonName"])
+                        .chain(hosts)
+                        .filter_map(Value::as_str)
+                    {
+                        let renamed = rename_cert_name(name, old, &t.cluster.name);
+                        if renamed != name && !renames.iter().any(|(from, _)| from == name) {
+                            renames.push((name.to_string(), renamed));
+                        }
+                    }
+                }
+            }
+        }
+        if renames.is_empty() {
+            continue;
+        }
+        let mut text = objects.raw(id).to_string();
+        for (from, to) in &renames {
+            text = replace_token(&text, from, to);
+        }
+        if objects.get(id)["kind"] == "Job"
+            && let Some(name) = objects.get(id)["metadata"]["name"].as_str()
+            && let Some((prefix, hash)) = name.rsplit_once('-')
+            && hash.len() == 10
+            && hash.bytes().all(|b| b.is_ascii_hexdigit())
+            && let Some(new_hash) = spec_hash(&text)
+        {
+            text = text.replacen(
+                &format!("name: {name}"),
+                &format!("name: {prefix}-{new_hash}"),
+                1,
+            );
+        }
+        objects.set_raw(id, text)?;
+    }
+    Ok(())
+}
+
+/// The chart's `$jobSpec | sha256sum | trunc 10`: the text from the `spec:` line to the end.
+fn spec_hash(doc: &str) -> Option<String> {
+    use sha2::Digest;
+    let start = if doc.starts_with("spec:\n") {
+        0
+    } else {
+        doc.find("\nspec:\n")? + 1
+    };
+    let digest = sha2::Sha256::digest(doc[start..].trim_end_matches('\n').as_bytes());
+    Some(hex::encode(digest)[..10].to_string())
+}
+
+/// Replaces `from` where it stands as a whole name (not inside a longer name).
+fn replace_token(text: &str, from: &str, to: &str) -> String {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '_');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(from) {
+        let before = rest[..i].chars().next_back().or(out.chars().next_back());
+        let after = rest[i + from.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if before.is_some_and(is_name) || after.is_some_and(is_name) {
+            out.push_str(from);
+        } else {
+            out.push_str(to);
+        }
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A base64 `data` entry of a Secret, decoded as text.

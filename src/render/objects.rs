@@ -13,6 +13,8 @@ pub const HELM_FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-file
 
 struct Doc<'a> {
     src: Document<'a>,
+    /// New text for the whole document, when a transform edited the text itself.
+    text: Option<String>,
     value: Value,
     /// The value as parsed, kept from the first mutable access on, to tell whether it changed.
     original: Option<Value>,
@@ -54,6 +56,7 @@ impl<'a> Objects<'a> {
             }
             docs.push(Doc {
                 src,
+                text: None,
                 value,
                 original: None,
             });
@@ -96,6 +99,13 @@ impl<'a> Objects<'a> {
             .collect()
     }
 
+    /// Values of label `key` over all documents, in stream order.
+    pub fn labels<'s>(&'s self, key: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.docs
+            .iter()
+            .filter_map(move |d| d.value["metadata"]["labels"][key].as_str())
+    }
+
     pub fn get(&self, id: DocId) -> &Value {
         &self.docs[id].value
     }
@@ -107,6 +117,31 @@ impl<'a> Objects<'a> {
             doc.original = Some(doc.value.clone());
         }
         &mut doc.value
+    }
+
+    /// The document's current text (`---` line and comments included).
+    pub fn raw(&self, id: DocId) -> &str {
+        self.docs[id]
+            .text
+            .as_deref()
+            .unwrap_or(self.docs[id].src.raw)
+    }
+
+    /// Replaces the document's text, keeping its formatting where a transform edits text; the
+    /// new text must parse, and becomes the baseline later transforms change.
+    pub fn set_raw(&mut self, id: DocId, text: String) -> Result<(), RenderError> {
+        let doc = &mut self.docs[id];
+        let reparsed = stream::split(&text)
+            .into_iter()
+            .map(|d| d.split_head().1)
+            .collect::<String>();
+        doc.value = yaml::parse(&reparsed).map_err(|e| RenderError::Invalid {
+            object: describe(&doc.value),
+            message: format!("edited text does not parse: {}", e.message),
+        })?;
+        doc.original = None;
+        doc.text = Some(text);
+        Ok(())
     }
 
     /// `kind namespace/name` for messages.
@@ -152,14 +187,14 @@ impl<'a> Objects<'a> {
         for (i, doc) in self.docs.iter().enumerate() {
             let changed = doc.original.as_ref().is_some_and(|o| *o != doc.value);
             if changed {
-                let (head, _) = doc.src.split_head();
+                let (head, _) = doc.src.split_head(); // the `---` line and `# Source:` comment
                 out.push_str(head);
                 if !head.is_empty() && !head.ends_with('\n') {
                     out.push('\n');
                 }
                 out.push_str(&emit(&doc.value, &describe(&doc.value))?);
             } else {
-                out.push_str(doc.src.raw);
+                out.push_str(doc.text.as_deref().unwrap_or(doc.src.raw));
             }
             for add in self.added.iter().filter(|a| a.after == i) {
                 if !out.is_empty() && !out.ends_with('\n') {

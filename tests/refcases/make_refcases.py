@@ -111,7 +111,7 @@ def scenarios(versions):
     out = []
     west_p = with_peer(WEST, 32379, ips=["172.18.0.2", "172.18.0.3"])
     east_p = with_peer(EAST, 32380, ips=["172.18.0.4", "172.18.0.5"])
-    south = dict(name="south", id=300, context="kind-south", podCIDR="10.4.0.0/16", serviceCIDR="10.5.0.0/16")
+    south = dict(name="south", id=3, context="kind-south", podCIDR="10.4.0.0/16", serviceCIDR="10.5.0.0/16")
     north = dict(name="north", id=511, context="kind-north", podCIDR="10.6.0.0/16", serviceCIDR="10.7.0.0/16",
                  nativeRoutingCIDR="10.6.0.0/15")
     kvs = merge(HUBBLE_CM, {"clustermesh": {"apiserver": {"kvstoremesh": {"enabled": True}}}})

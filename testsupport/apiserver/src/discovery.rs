@@ -9,12 +9,12 @@ use crate::registry::{Registry, ResourceType};
 pub fn version() -> Value {
     json!({
         "major": "1",
-        "minor": "32",
-        "gitVersion": "v1.32.0-mesh-test",
+        "minor": "33",
+        "gitVersion": "v1.33.0-mesh-test",
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": "2024-12-11T00:00:00Z",
-        "goVersion": "go1.23.4",
+        "goVersion": "go1.24.2",
         "compiler": "gc",
         "platform": "linux/amd64"
     })
@@ -159,4 +159,77 @@ pub fn aggregated(reg: &Registry, core: bool, api_version: &str) -> Value {
         "metadata": {},
         "items": items,
     })
+}
+
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// A short stable hash of a document, used as the `?hash=` of OpenAPI v3 URLs.
+fn doc_hash(v: &Value) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in v.to_string().bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    format!("{h:016X}")
+}
+
+/// `/openapi/v3`: the index of per-group-version documents.
+pub fn openapi_v3_index(reg: &Registry) -> Value {
+    let mut paths = serde_json::Map::new();
+    for (group, versions) in reg.groups() {
+        for v in versions {
+            let doc = openapi_v3_gv(reg, &group, &v).unwrap_or(Value::Null);
+            let p = gv_path(&group, &v);
+            paths.insert(
+                p.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", doc_hash(&doc))}),
+            );
+        }
+    }
+    json!({"paths": paths})
+}
+
+/// `/openapi/v3/<api|apis/group>/<version>`: a minimal document with only the
+/// PATCH operations, each advertising the `fieldValidation` parameter (which
+/// makes kubectl validate server-side instead of downloading schemas). It
+/// has no schemas, so kubectl falls back to its compiled-in types for
+/// strategic merge patches.
+pub fn openapi_v3_gv(reg: &Registry, group: &str, version: &str) -> Option<Value> {
+    let mut paths = serde_json::Map::new();
+    for t in in_gv(reg, group, version) {
+        let prefix = format!("/{}", gv_path(group, version));
+        let path = if t.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
+        } else {
+            format!("{prefix}/{}/{{name}}", t.plural)
+        };
+        paths.insert(
+            path,
+            json!({"patch": {
+                "x-kubernetes-group-version-kind": {"group": t.group, "version": t.version, "kind": t.kind},
+                "x-kubernetes-action": "patch",
+                "parameters": [
+                    {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
+                    {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
+                    {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}},
+                    {"name": "force", "in": "query", "schema": {"type": "boolean"}}
+                ],
+                "responses": {"200": {"description": "OK"}}
+            }}),
+        );
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.32.0"},
+        "paths": paths,
+        "components": {"schemas": {}}
+    }))
 }

@@ -25,6 +25,7 @@ pub mod registry;
 pub mod selector;
 pub mod server;
 pub mod state;
+pub mod table;
 pub mod util;
 
 use std::path::Path;

@@ -136,11 +136,11 @@ fn merge_map(
                         .filter_map(|s| s.as_str().map(str::to_string))
                         .collect(),
                 );
-            } else if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
-                if let Some(Value::Array(list)) = target.get_mut(field) {
-                    let remove = pv.as_array().cloned().unwrap_or_default();
-                    list.retain(|v| !remove.contains(v));
-                }
+            } else if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/")
+                && let Some(Value::Array(list)) = target.get_mut(field)
+            {
+                let remove = pv.as_array().cloned().unwrap_or_default();
+                list.retain(|v| !remove.contains(v));
             }
             continue;
         }

@@ -25,7 +25,11 @@ use crate::patch;
 use crate::registry::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::state::{Filter, Preconditions, State, WriteOpts, serve_as};
+use crate::table;
 use crate::util;
+
+/// Recorded requests kept; the older half is dropped when full.
+const MAX_RECORDED: usize = 100_000;
 
 /// Response body: a full buffer or a watch stream.
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -96,12 +100,18 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    lock(&shared.requests).push(RecordedRequest {
-        method: req.method().to_string(),
-        path: req.uri().path().to_string(),
-        query: req.uri().query().unwrap_or("").to_string(),
-        content_type,
-    });
+    {
+        let mut requests = lock(&shared.requests);
+        if requests.len() >= MAX_RECORDED {
+            requests.drain(..MAX_RECORDED / 2);
+        }
+        requests.push(RecordedRequest {
+            method: req.method().to_string(),
+            path: req.uri().path().to_string(),
+            query: req.uri().query().unwrap_or("").to_string(),
+            content_type,
+        });
+    }
     let mut hang = shared.hang.subscribe();
     while *hang.borrow_and_update() {
         if hang.changed().await.is_err() {
@@ -193,6 +203,20 @@ fn route(shared: &Arc<Shared>, parts: &Parts, body: Bytes) -> Response<Body> {
             g,
             v,
         )),
+        ["openapi", "v3"] if get => json_response(
+            200,
+            &discovery::openapi_v3_index(&lock(&shared.state).registry),
+        ),
+        ["openapi", "v3", "api", v] if get => json_or_404(discovery::openapi_v3_gv(
+            &lock(&shared.state).registry,
+            "",
+            v,
+        )),
+        ["openapi", "v3", "apis", g, v] if get => json_or_404(discovery::openapi_v3_gv(
+            &lock(&shared.state).registry,
+            g,
+            v,
+        )),
         ["api", "v1", rest @ ..] => resource_path(shared, parts, &params, "", "v1", rest, body),
         ["apis", g, v, rest @ ..] => resource_path(shared, parts, &params, g, v, rest, body),
         _ => error_response(&ApiError::no_route()),
@@ -244,10 +268,12 @@ fn resource_path(
     rest: &[&str],
     body: Bytes,
 ) -> Response<Body> {
-    let reg = lock(&shared.state).registry.clone();
     let namespaced_form = rest.len() >= 3
         && rest[0] == "namespaces"
-        && reg.by_plural(group, version, rest[2]).is_some();
+        && lock(&shared.state)
+            .registry
+            .by_plural(group, version, rest[2])
+            .is_some();
     let req = if namespaced_form {
         if rest.len() > 5 {
             return error_response(&ApiError::no_route());
@@ -273,7 +299,11 @@ fn resource_path(
             sub: rest.get(2).copied(),
         }
     };
-    let Some(rt) = reg.by_plural(req.group, req.version, req.plural).cloned() else {
+    let found = lock(&shared.state)
+        .registry
+        .by_plural(req.group, req.version, req.plural)
+        .cloned();
+    let Some(rt) = found else {
         return error_response(&ApiError::no_route());
     };
     if (req.ns.is_some() && !rt.namespaced)
@@ -329,18 +359,39 @@ fn handle_resource(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_ascii_lowercase();
-    let dry_run = params.dry_run();
+    let dry_run = params.dry_run()
+        || (parts.method == Method::DELETE
+            && serde_json::from_slice::<Value>(&body).is_ok_and(|opts| {
+                opts["dryRun"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|v| v == "All"))
+            }));
     let o = WriteOpts {
         dry_run,
         seed: false,
         status: req.sub == Some("status"),
     };
     let method = &parts.method;
+    let accept = parts
+        .headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let as_table = table::wanted(accept) && !params.flag("watch");
     if *method == Method::GET {
         return match req.name {
             Some(name) => {
                 let st = lock(&shared.state);
                 match st.get(rt, ns, name) {
+                    Some(obj) if as_table => Ok(json_response(
+                        200,
+                        &table::render(
+                            rt,
+                            &[serve_as(rt, obj.clone())],
+                            None,
+                            params.get("includeObject"),
+                        ),
+                    )),
                     Some(obj) => Ok(json_response(200, &serve_as(rt, obj.clone()))),
                     None => Err(ApiError::not_found(rt, name)),
                 }
@@ -360,7 +411,7 @@ fn handle_resource(
                 if params.flag("watch") {
                     Ok(start_watch(shared, rt, filter, params))
                 } else {
-                    list(shared, rt, &filter, params)
+                    list(shared, rt, &filter, params, as_table)
                 }
             }
         };
@@ -377,7 +428,15 @@ fn handle_resource(
         let mut f = lock(&shared.fail);
         if f.0 > 0 {
             f.0 -= 1;
-            return Err(ApiError::injected(f.1, Some(rt), req.name.unwrap_or("")));
+            let body_name = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|b| b["metadata"]["name"].as_str().map(str::to_string));
+            let name = req
+                .name
+                .map(str::to_string)
+                .or(body_name)
+                .unwrap_or_default();
+            return Err(ApiError::injected(f.1, Some(rt), &name));
         }
     }
     let result = mutate(shared, parts, params, rt, req, ns, &content_type, o, body);
@@ -397,7 +456,7 @@ fn mutate(
     req: &ResourceReq,
     ns: &str,
     content_type: &str,
-    mut o: WriteOpts,
+    o: WriteOpts,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
     let method = &parts.method;
@@ -419,12 +478,6 @@ fn mutate(
             serde_json::from_slice(&body)
                 .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
         };
-        if opts["dryRun"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|v| v == "All"))
-        {
-            o.dry_run = true;
-        }
         let pre = Preconditions {
             uid: opts["preconditions"]["uid"].as_str().map(str::to_string),
             resource_version: opts["preconditions"]["resourceVersion"]
@@ -552,6 +605,7 @@ fn list(
     rt: &ResourceType,
     filter: &Filter,
     params: &Params,
+    as_table: bool,
 ) -> Result<Response<Body>, ApiError> {
     let after = match params.get("continue").filter(|c| !c.is_empty()) {
         Some(c) => {
@@ -568,6 +622,13 @@ fn list(
     let st = lock(&shared.state);
     let (items, next) = st.list(rt, filter, after.as_ref(), limit);
     let cont = next.map(|(ns, name)| util::hex(&format!("{ns}\0{name}")));
+    if as_table {
+        let mut t = table::render(rt, &items, Some(st.rv), params.get("includeObject"));
+        if let Some(c) = cont {
+            t["metadata"]["continue"] = json!(c);
+        }
+        return Ok(json_response(200, &t));
+    }
     Ok(json_response(200, &list_doc(rt, items, st.rv, cont)))
 }
 
