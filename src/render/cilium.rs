@@ -37,6 +37,7 @@ pub fn apply(objects: &mut Objects, t: &Target) -> Result<(), RenderError> {
         ip_masq_agent(objects, ns, config, t)?;
     }
     apiserver_node_port(objects, ns, t)?;
+    super::peers::apply(objects, ns, config, chart_version(objects), t)?;
     certificates(objects, ns, &old_name, t)?;
     Ok(())
 }
@@ -362,13 +363,21 @@ fn ip_masq_agent(
     Ok(())
 }
 
-/// The chart's (major, minor) version, from the `helm.sh/chart: cilium-X.Y.Z` label.
+/// The chart's (major, minor) version: the `helm.sh/chart: cilium-X.Y.Z` label (1.19+ puts it
+/// on most objects), else the tag of the agent image (`…/cilium:vX.Y.Z`).
 fn chart_version(objects: &Objects) -> Option<(u32, u32)> {
-    objects.labels("helm.sh/chart").find_map(|chart| {
-        let version = chart.strip_prefix("cilium-")?;
-        let mut parts = version.split('.');
+    let parse = |v: &str| {
+        let mut parts = v.trim_start_matches('v').split(['.', '-', '@']);
         Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-    })
+    };
+    objects
+        .labels("helm.sh/chart")
+        .find_map(|chart| parse(chart.strip_prefix("cilium-")?))
+        .or_else(|| {
+            objects
+                .images()
+                .find_map(|image| parse(image.split_once("/cilium:")?.1))
+        })
 }
 
 /// Adds `item` to a list of named items unless one of that name exists, after `after` if present.

@@ -4,6 +4,7 @@
 pub mod certs;
 mod cilium;
 mod objects;
+mod peers;
 pub mod stream;
 pub mod yaml;
 

@@ -106,6 +106,17 @@ impl<'a> Objects<'a> {
             .filter_map(move |d| d.value["metadata"]["labels"][key].as_str())
     }
 
+    /// Container images of the workloads' pod templates, in stream order.
+    pub fn images(&self) -> impl Iterator<Item = &str> + '_ {
+        self.docs.iter().flat_map(|d| {
+            d.value["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["image"].as_str())
+        })
+    }
+
     pub fn get(&self, id: DocId) -> &Value {
         &self.docs[id].value
     }

@@ -21,6 +21,7 @@
 pub mod discovery;
 pub mod error;
 pub mod patch;
+pub mod protobuf;
 pub mod registry;
 pub mod selector;
 pub mod server;

@@ -22,6 +22,7 @@ use crate::RecordedRequest;
 use crate::discovery;
 use crate::error::ApiError;
 use crate::patch;
+use crate::protobuf;
 use crate::registry::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::state::{Filter, Preconditions, State, WriteOpts, serve_as};
@@ -319,12 +320,14 @@ fn resource_path(
 }
 
 fn parse_body(rt: &ResourceType, content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
-    if content_type.contains("protobuf") || content_type.contains("cbor") {
+    if content_type.contains("cbor") {
         return Err(ApiError::unsupported_media(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type})"
         )));
     }
-    let v: Value = if content_type.contains("yaml") {
+    let v: Value = if content_type.contains("protobuf") {
+        protobuf::decode(body).map_err(ApiError::unsupported_media)?
+    } else if content_type.contains("yaml") {
         let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
         serde_saphyr::from_str(text)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
@@ -377,7 +380,7 @@ fn handle_resource(
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let as_table = table::wanted(accept) && !params.flag("watch");
+    let as_table = table::wanted(accept);
     if *method == Method::GET {
         return match req.name {
             Some(name) => {
@@ -409,7 +412,7 @@ fn handle_resource(
                     .map_err(ApiError::bad_request)?,
                 };
                 if params.flag("watch") {
-                    Ok(start_watch(shared, rt, filter, params))
+                    Ok(start_watch(shared, rt, filter, params, as_table))
                 } else {
                     list(shared, rt, &filter, params, as_table)
                 }
@@ -472,12 +475,8 @@ fn mutate(
         return Ok(json_response(200, &updated));
     }
     if *method == Method::DELETE {
-        let opts: Value = if body.is_empty() {
-            json!({})
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
-        };
+        // DeleteOptions; a non-JSON (protobuf) body is ignored.
+        let opts: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!({}));
         let pre = Preconditions {
             uid: opts["preconditions"]["uid"].as_str().map(str::to_string),
             resource_version: opts["preconditions"]["resourceVersion"]
@@ -658,6 +657,7 @@ fn start_watch(
     rt: &ResourceType,
     filter: Filter,
     params: &Params,
+    as_table: bool,
 ) -> Response<Body> {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let rv_param = params.get("resourceVersion").unwrap_or("").to_string();
@@ -686,10 +686,20 @@ fn start_watch(
         };
         (items, start)
     };
+    let include = params.get("includeObject").map(str::to_string);
+    let table_rt = rt.clone();
+    // Watches asked for as Table get one-row Tables, like the real server.
+    let wrap = move |obj: Value| -> Value {
+        if as_table {
+            table::render(&table_rt, &[obj], None, include.as_deref())
+        } else {
+            obj
+        }
+    };
     tokio::spawn(async move {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         for obj in initial {
-            if tx.send(event_line("ADDED", &obj)).await.is_err() {
+            if tx.send(event_line("ADDED", &wrap(obj))).await.is_err() {
                 return;
             }
         }
@@ -724,7 +734,11 @@ fn start_watch(
                 }
                 Ok(events) => {
                     for (kind, obj, _) in events {
-                        if tx.send(event_line(kind.as_str(), &obj)).await.is_err() {
+                        if tx
+                            .send(event_line(kind.as_str(), &wrap(obj)))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }

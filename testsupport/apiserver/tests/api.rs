@@ -834,3 +834,63 @@ fn parallel_clients() {
     assert_eq!(reqs.iter().filter(|r| r.method == "POST").count(), 200);
     assert_eq!(reqs[0].content_type, "application/json");
 }
+
+#[test]
+fn tables_streaming_lists_and_protobuf() {
+    let s = ApiServer::start_with(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: \"1\"}\n",
+    );
+    let u = s.url();
+    let t = try_request(
+        &u,
+        "GET",
+        CM,
+        &[(
+            "Accept",
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )],
+        b"",
+        Duration::from_secs(5),
+    )
+    .unwrap()
+    .json();
+    assert_eq!(t["kind"], "Table");
+    assert_eq!(t["columnDefinitions"][1]["name"], "Data");
+    assert_eq!(t["rows"][0]["cells"][0], "a");
+    assert_eq!(t["rows"][0]["cells"][1], 1);
+    assert_eq!(t["rows"][0]["object"]["metadata"]["namespace"], "default");
+
+    // sendInitialEvents: ADDED for existing objects, then the end-of-initial-events bookmark.
+    let r = get(
+        &u,
+        &format!(
+            "{CM}?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1"
+        ),
+    );
+    let ev = r.lines();
+    assert_eq!(ev[0]["type"], "ADDED");
+    assert_eq!(ev[1]["type"], "BOOKMARK");
+    assert_eq!(
+        ev[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+
+    // A protobuf body (as sent by `kubectl create namespace foo`).
+    let hex = "6b3873000a0f0a02763112094e616d657370616365121b0a130a03666f6f12001a0022002a0032003800420012001a020a001a002200";
+    let body: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let r = try_request(
+        &u,
+        "POST",
+        "/api/v1/namespaces",
+        &[("Content-Type", "application/vnd.kubernetes.protobuf")],
+        &body,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["status"]["phase"], "Active");
+    assert!(s.get("v1", "Namespace", None, "foo").is_some());
+}

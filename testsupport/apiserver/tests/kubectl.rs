@@ -109,9 +109,13 @@ status: {numberReady: 3, desiredNumberScheduled: 3}
         Some("east"),
     );
 
-    // Reads across contexts.
+    // Reads across contexts; tables have the usual columns.
     let out = k.ok(&["get", "svc", "-A"]);
     assert!(out.contains("webpod") && out.contains("default"), "{out}");
+    assert!(
+        out.contains("CLUSTER-IP") && out.contains("80/TCP"),
+        "{out}"
+    );
     let out = k.ok(&["--context", "west", "get", "svc", "-A"]);
     assert!(out.contains("other") && !out.contains("webpod"), "{out}");
     let cms = k.json(&["get", "cm", "-n", "kube-system", "-o", "json"]);
@@ -243,6 +247,26 @@ status: {numberReady: 3, desiredNumberScheduled: 3}
         json!(["remote-node"])
     );
     assert!(k.ok(&["get", "ccnp"]).contains("allow-mesh"));
+
+    // `kubectl create <kind>` generators send protobuf bodies.
+    k.ok(&["create", "namespace", "cilium-test"]);
+    k.ok(&[
+        "create",
+        "configmap",
+        "gen",
+        "-n",
+        "cilium-test",
+        "--from-literal=k=v",
+    ]);
+    let generated = east
+        .get("v1", "ConfigMap", Some("cilium-test"), "gen")
+        .unwrap();
+    assert_eq!(generated["data"]["k"], "v");
+    k.ok(&["delete", "namespace", "cilium-test"]);
+    assert!(
+        east.get("v1", "ConfigMap", Some("cilium-test"), "gen")
+            .is_none()
+    );
 
     // The other cluster saw none of it.
     assert_eq!(west.write_count(), 0);

@@ -23,6 +23,11 @@ fn fail(msg: &str) -> ! {
     std::process::exit(2)
 }
 
+fn die(msg: &str) -> ! {
+    eprintln!("mesh-test-apiserver: {msg}");
+    std::process::exit(1)
+}
+
 fn main() {
     let mut servers: Vec<(String, Option<PathBuf>)> = Vec::new();
     let mut latency = Duration::ZERO;
@@ -75,9 +80,9 @@ fn main() {
         s.set_latency(latency);
         if let Some(path) = seed {
             let yaml = std::fs::read_to_string(path)
-                .unwrap_or_else(|e| fail(&format!("reading {}: {e}", path.display())));
+                .unwrap_or_else(|e| die(&format!("reading {}: {e}", path.display())));
             if let Err(e) = s.try_seed_yaml(&yaml) {
-                fail(&format!("seeding {name} from {}: {e}", path.display()));
+                die(&format!("seeding {name} from {}: {e}", path.display()));
             }
         }
         println!("{name} {}", s.url());
