@@ -21,6 +21,15 @@ const RENEW_BEFORE: Duration = Duration::days(30);
 /// Workload kinds whose pod templates may carry identity arguments.
 const WORKLOADS: &[&str] = &["Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob"];
 
+/// Kinds a transform may read or change; any other document only needs its header.
+const TOUCHED_KINDS: &[&str] = &["ConfigMap", "Secret", "Service", "Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob"];
+
+/// Whether a document (by its header) is one the transforms may need whole.
+pub fn wanted(header: &Value, ns: &str) -> bool {
+    TOUCHED_KINDS.iter().any(|k| header["kind"] == *k)
+        && header["metadata"]["namespace"].as_str().is_none_or(|n| n == ns)
+}
+
 pub fn apply(objects: &mut Objects, t: &Target) -> Result<(), RenderError> {
     let ns = t.mesh.namespace();
     let config = objects

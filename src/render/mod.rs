@@ -58,7 +58,8 @@ pub enum RenderError {
 
 /// Renders `stream` for `target`; the result is complete or an error, never half a stream.
 pub fn render(stream: &str, target: &Target) -> Result<String, RenderError> {
-    let mut objects = objects::Objects::parse(stream)?;
+    let ns = target.mesh.namespace();
+    let mut objects = objects::Objects::parse(stream, |header| cilium::wanted(header, ns))?;
     cilium::apply(&mut objects, target)?;
     objects.write()
 }

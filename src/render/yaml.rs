@@ -30,14 +30,46 @@ fn strip_location(message: &str) -> String {
     }
 }
 
-fn parse_raw(text: &str) -> Result<Value, serde_saphyr::Error> {
-    let options = serde_saphyr::options! {
+/// The identifying part of a Kubernetes object; the rest of the document is checked for
+/// syntax but not kept.
+#[derive(serde::Deserialize)]
+struct Header {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<Value>,
+    kind: Option<Value>,
+    metadata: Option<Value>,
+}
+
+/// Parses a document keeping only `apiVersion`, `kind` and `metadata` (cheap for big objects).
+/// A document that is not a mapping comes back as whatever it is (null for an empty one).
+pub fn parse_header(text: &str) -> Result<Value, ParseError> {
+    match serde_saphyr::from_str_with_options::<Option<Header>>(text, options()) {
+        Ok(None) => Ok(Value::Null),
+        Ok(Some(h)) => {
+            let mut m = serde_json::Map::new();
+            for (k, v) in [("apiVersion", h.api_version), ("kind", h.kind), ("metadata", h.metadata)] {
+                if let Some(v) = v {
+                    m.insert(k.to_string(), v);
+                }
+            }
+            Ok(Value::Object(m))
+        }
+        // Not a mapping (a list, a scalar): parse it whole so the caller can say what it is.
+        Err(_) => parse(text),
+    }
+}
+
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
         legacy_octal_numbers: true,
         strict_booleans: false,
         budget: None,
         with_snippet: false,
-    };
-    serde_saphyr::from_str_with_options(text, options)
+    }
+}
+
+fn parse_raw(text: &str) -> Result<Value, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, options())
 }
 
 /// Emits one document (no `---`), quoting every string a YAML 1.1 reader could take for
