@@ -16,36 +16,58 @@ fn path_with_binary(dir: &Path) -> String {
 
 #[test]
 fn kubectl_discovers_the_plugin_and_runs_render() {
-    let Ok(kubectl) = which::which("kubectl") else { return common::skip("kubectl is not installed") };
+    let Ok(kubectl) = which::which("kubectl") else {
+        return common::skip("kubectl is not installed");
+    };
     let tmp = tempfile::tempdir().unwrap();
     let bin_dir = tmp.path().join("bin");
     std::fs::create_dir(&bin_dir).unwrap();
     let path = path_with_binary(&bin_dir);
     let kubectl_cmd = |args: &[&str]| {
         let mut c = Command::new(&kubectl);
-        c.env_clear().env("PATH", &path).env("HOME", tmp.path()).env("KUBECONFIG", tmp.path().join("none")).args(args);
+        c.env_clear()
+            .env("PATH", &path)
+            .env("HOME", tmp.path())
+            .env("KUBECONFIG", tmp.path().join("none"))
+            .args(args);
         c
     };
     let list = kubectl_cmd(&["plugin", "list"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&list.stdout).contains("kubectl-mesh"), "{list:?}");
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("kubectl-mesh"),
+        "{list:?}"
+    );
     let examples = common::repo().join("examples");
     let out = kubectl_cmd(&["mesh", "render", "--cluster", "east", "--mesh"])
         .arg(examples.join("mesh.yaml"))
         .stdin(std::fs::File::open(examples.join("cilium.yaml")).unwrap())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("cluster-name: east") && text.contains("nonMasqueradeCIDRs") && text.contains("10.0.0.0/16"));
+    assert!(
+        text.contains("cluster-name: east")
+            && text.contains("nonMasqueradeCIDRs")
+            && text.contains("10.0.0.0/16")
+    );
 }
 
 /// Helm 4 installs through `--post-renderer mesh`; the result must be what the chart renders
 /// with east's own values.
 #[test]
 fn helm4_post_renderer_plugin_matches_the_chart() {
-    let Some(shared) = common::shared() else { return common::skip("../shared is absent") };
+    let Some(shared) = common::shared() else {
+        return common::skip("../shared is absent");
+    };
     let py = common::repo().join("target/venv/bin/python");
-    let has_helm = Command::new(&py).args(["-c", "import helm_python, yaml, cryptography"]).output().is_ok_and(|o| o.status.success());
+    let has_helm = Command::new(&py)
+        .args(["-c", "import helm_python, yaml, cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !has_helm {
         return common::skip("no target/venv with helm-python-sdk (made by .ci/run)");
     }
@@ -70,14 +92,32 @@ fn helm4_post_renderer_plugin_matches_the_chart() {
             .current_dir(tmp.path())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     };
-    let mesh_arg = format!("--post-renderer-arg=--mesh={}", common::repo().join("examples/mesh.yaml").display());
-    let rendered = helm(&["--post-renderer", "mesh", &mesh_arg, "--post-renderer-arg=--cluster=east"]);
+    let mesh_arg = format!(
+        "--post-renderer-arg=--mesh={}",
+        common::repo().join("examples/mesh.yaml").display()
+    );
+    let rendered = helm(&[
+        "--post-renderer",
+        "mesh",
+        &mesh_arg,
+        "--post-renderer-arg=--cluster=east",
+    ]);
     let expected = helm(&["-f", "east.yaml"]);
     std::fs::write(tmp.path().join("actual.yaml"), rendered).unwrap();
     std::fs::write(tmp.path().join("expected.yaml"), expected).unwrap();
-    let result = common::mesh_equiv(&py, &shared, &tmp.path().join("expected.yaml"), &tmp.path().join("actual.yaml"), None);
+    let result = common::mesh_equiv(
+        &py,
+        &shared,
+        &tmp.path().join("expected.yaml"),
+        &tmp.path().join("actual.yaml"),
+        None,
+    );
     assert!(result.is_ok(), "{}", result.unwrap_err());
 }

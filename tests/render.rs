@@ -12,7 +12,12 @@ fn example(name: &str) -> String {
 }
 
 fn render(home: &Path, mesh: &Path, cluster: &str, stdin: &str) -> assert_cmd::assert::Assert {
-    common::kubectl_mesh(home).args(["render", "--mesh"]).arg(mesh).args(["--cluster", cluster]).write_stdin(stdin).assert()
+    common::kubectl_mesh(home)
+        .args(["render", "--mesh"])
+        .arg(mesh)
+        .args(["--cluster", cluster])
+        .write_stdin(stdin)
+        .assert()
 }
 
 fn example_mesh(dir: &Path) -> std::path::PathBuf {
@@ -52,7 +57,11 @@ fn an_umbrella_stream_passes_other_charts_through_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let mesh = example_mesh(tmp.path());
     let input = format!("{OTHER_CHART}{}{OTHER_CHART}", example("cilium.yaml"));
-    let out = render(tmp.path(), &mesh, "west", &input).success().get_output().stdout.clone();
+    let out = render(tmp.path(), &mesh, "west", &input)
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let out = String::from_utf8(out).unwrap();
     assert!(out.starts_with(OTHER_CHART), "the leading chart changed");
     assert!(out.ends_with(OTHER_CHART), "the trailing chart changed");
@@ -64,15 +73,36 @@ fn untouched_cilium_documents_are_byte_identical_and_changed_ones_keep_their_pla
     let tmp = tempfile::tempdir().unwrap();
     let mesh = example_mesh(tmp.path());
     let input = example("cilium.yaml");
-    let out = String::from_utf8(render(tmp.path(), &mesh, "east", &input).success().get_output().stdout.clone()).unwrap();
-    let sources = |s: &str| s.lines().filter(|l| l.starts_with("# Source:")).map(str::to_string).collect::<Vec<_>>();
+    let out = String::from_utf8(
+        render(tmp.path(), &mesh, "east", &input)
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    let sources = |s: &str| {
+        s.lines()
+            .filter(|l| l.starts_with("# Source:"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
     let (before, after) = (sources(&input), sources(&out));
     // One new document (ip-masq-agent), right after cilium-config, from the same template file.
     assert_eq!(after.len(), before.len() + 1);
-    let at = before.iter().position(|s| s.ends_with("cilium-configmap.yaml")).unwrap();
-    assert_eq!(after[at + 1], "# Source: cilium/templates/cilium-configmap.yaml");
+    let at = before
+        .iter()
+        .position(|s| s.ends_with("cilium-configmap.yaml"))
+        .unwrap();
+    assert_eq!(
+        after[at + 1],
+        "# Source: cilium/templates/cilium-configmap.yaml"
+    );
     // The operator Deployment has nothing to do with the mesh: it comes out as it went in.
-    let operator = input.split("\n---\n").find(|d| d.contains("name: cilium-operator\n") && d.contains("kind: Deployment")).unwrap();
+    let operator = input
+        .split("\n---\n")
+        .find(|d| d.contains("name: cilium-operator\n") && d.contains("kind: Deployment"))
+        .unwrap();
     assert!(out.contains(operator));
 }
 
@@ -80,10 +110,21 @@ fn untouched_cilium_documents_are_byte_identical_and_changed_ones_keep_their_pla
 fn render_of_its_own_output_changes_nothing_and_keeps_the_certificates() {
     let tmp = tempfile::tempdir().unwrap();
     let mesh = example_mesh(tmp.path());
-    let once = render(tmp.path(), &mesh, "west", &example("cilium.yaml")).success().get_output().stdout.clone();
+    let once = render(tmp.path(), &mesh, "west", &example("cilium.yaml"))
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let once = String::from_utf8(once).unwrap();
-    let twice = render(tmp.path(), &mesh, "west", &once).success().get_output().stdout.clone();
-    assert!(once == String::from_utf8(twice).unwrap(), "second render differs (certificates re-issued or values moved)");
+    let twice = render(tmp.path(), &mesh, "west", &once)
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        once == String::from_utf8(twice).unwrap(),
+        "second render differs (certificates re-issued or values moved)"
+    );
 }
 
 #[test]
@@ -93,31 +134,70 @@ fn helm4_filename_annotation_survives_on_changed_and_new_documents() {
     // Helm 4 hands a post-renderer documents without `# Source:` but with this annotation.
     let mut input = String::new();
     for doc in example("cilium.yaml").split("\n---\n").skip(1) {
-        let source = doc.lines().find_map(|l| l.strip_prefix("# Source: ")).unwrap_or("x.yaml").to_string();
-        let body: String = doc.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+        let source = doc
+            .lines()
+            .find_map(|l| l.strip_prefix("# Source: "))
+            .unwrap_or("x.yaml")
+            .to_string();
+        let body: String = doc
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let line = format!("    postrenderer.helm.sh/postrender-filename: '{source}'\n");
         let annotated = if body.contains("\n  annotations:\n") {
-            body.replacen("\n  annotations:\n", &format!("\n  annotations:\n{line}"), 1)
+            body.replacen(
+                "\n  annotations:\n",
+                &format!("\n  annotations:\n{line}"),
+                1,
+            )
         } else {
-            body.replacen("metadata:\n", &format!("metadata:\n  annotations:\n{line}"), 1)
+            body.replacen(
+                "metadata:\n",
+                &format!("metadata:\n  annotations:\n{line}"),
+                1,
+            )
         };
         input.push_str("---\n");
         input.push_str(&annotated);
     }
-    let out = render(tmp.path(), &mesh, "west", &input).success().get_output().stdout.clone();
+    let out = render(tmp.path(), &mesh, "west", &input)
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let out = String::from_utf8(out).unwrap();
     let docs: Vec<&str> = out.split("---\n").filter(|d| d.contains("kind:")).collect();
-    let missing: Vec<&str> = docs.iter().filter(|d| !d.contains("postrenderer.helm.sh/postrender-filename")).copied().collect();
-    assert!(missing.is_empty(), "documents without the annotation: {missing:?}");
-    let masq = docs.iter().find(|d| d.contains("name: ip-masq-agent\n  namespace")).expect("ip-masq-agent ConfigMap");
-    assert!(masq.contains("postrenderer.helm.sh/postrender-filename: cilium/templates/cilium-configmap.yaml"), "{masq}");
+    let missing: Vec<&str> = docs
+        .iter()
+        .filter(|d| !d.contains("postrenderer.helm.sh/postrender-filename"))
+        .copied()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "documents without the annotation: {missing:?}"
+    );
+    let masq = docs
+        .iter()
+        .find(|d| d.contains("name: ip-masq-agent\n  namespace"))
+        .expect("ip-masq-agent ConfigMap");
+    assert!(
+        masq.contains(
+            "postrenderer.helm.sh/postrender-filename: cilium/templates/cilium-configmap.yaml"
+        ),
+        "{masq}"
+    );
 }
 
 #[test]
 fn the_cluster_defaults_to_the_current_kube_context() {
     let tmp = tempfile::tempdir().unwrap();
     let mesh = example_mesh(tmp.path());
-    std::fs::write(tmp.path().join("kubeconfig"), "apiVersion: v1\nkind: Config\ncurrent-context: kind-east\n").unwrap();
+    std::fs::write(
+        tmp.path().join("kubeconfig"),
+        "apiVersion: v1\nkind: Config\ncurrent-context: kind-east\n",
+    )
+    .unwrap();
     let input = example("cilium.yaml");
     common::kubectl_mesh(tmp.path())
         .args(["render", "--mesh"])
@@ -143,7 +223,9 @@ fn the_cluster_defaults_to_the_current_kube_context() {
         .assert()
         .failure()
         .stdout("")
-        .stderr(predicate::str::contains("\"kind-north\" is not the context of any cluster"));
+        .stderr(predicate::str::contains(
+            "\"kind-north\" is not the context of any cluster",
+        ));
 }
 
 /// Every class of bad input: a message naming the problem, exit ≠ 0 and nothing on stdout.
@@ -153,43 +235,113 @@ fn bad_input_is_refused_with_nothing_on_stdout() {
     let mesh = example_mesh(tmp.path());
     let good = example("cilium.yaml");
     let refuse = |mesh: &Path, cluster: &str, stdin: &str, want: &str| {
-        render(tmp.path(), mesh, cluster, stdin).failure().code(2).stdout("").stderr(predicate::str::contains(want));
+        render(tmp.path(), mesh, cluster, stdin)
+            .failure()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(want));
     };
     // Malformed YAML: the document number and the stream line.
     let broken = format!("{good}---\nkind: ConfigMap\nmetadata: {{name: x\n");
     let doc_count = good.matches("\n---\n").count() + 1;
     let line = broken.lines().count();
-    refuse(&mesh, "west", &broken, &format!("document {} of the input stream (line {line})", doc_count + 1));
+    refuse(
+        &mesh,
+        "west",
+        &broken,
+        &format!(
+            "document {} of the input stream (line {line})",
+            doc_count + 1
+        ),
+    );
     // Unknown cluster.
-    refuse(&mesh, "north", &good, "no cluster named \"north\" in the mesh file (clusters: west, east)");
+    refuse(
+        &mesh,
+        "north",
+        &good,
+        "no cluster named \"north\" in the mesh file (clusters: west, east)",
+    );
     // Conflicting identity already in the stream.
-    refuse(&mesh, "west", &good.replace("cluster-id: \"0\"", "cluster-id: \"7\""), "ConfigMap kube-system/cilium-config has cluster-id \"7\", but the mesh file says \"1\"");
+    refuse(
+        &mesh,
+        "west",
+        &good.replace("cluster-id: \"0\"", "cluster-id: \"7\""),
+        "ConfigMap kube-system/cilium-config has cluster-id \"7\", but the mesh file says \"1\"",
+    );
     // Invalid mesh file.
     let bad_mesh = tmp.path().join("bad.yaml");
     std::fs::write(&bad_mesh, example("mesh.yaml").replace("id: 2", "id: 1")).unwrap();
-    refuse(&bad_mesh, "west", &good, "cluster \"east\", id: 1 is also the id of cluster \"west\"");
+    refuse(
+        &bad_mesh,
+        "west",
+        &good,
+        "cluster \"east\", id: 1 is also the id of cluster \"west\"",
+    );
     // A typo in the mesh file.
-    std::fs::write(&bad_mesh, example("mesh.yaml").replace("podCIDR: 10.1", "podCidr: 10.1")).unwrap();
+    std::fs::write(
+        &bad_mesh,
+        example("mesh.yaml").replace("podCIDR: 10.1", "podCidr: 10.1"),
+    )
+    .unwrap();
     refuse(&bad_mesh, "west", &good, "podCidr");
     // Missing files.
-    refuse(&tmp.path().join("absent.yaml"), "west", &good, "cannot read the mesh file");
+    refuse(
+        &tmp.path().join("absent.yaml"),
+        "west",
+        &good,
+        "cannot read the mesh file",
+    );
     let with_ca = tmp.path().join("with-ca.yaml");
-    std::fs::write(&with_ca, example("mesh.yaml").replace("routingMode: native", "routingMode: native\nca: {cert: nope.crt, key: nope.key}")).unwrap();
-    refuse(&with_ca, "west", &good, "cannot read the mesh CA certificate");
+    std::fs::write(
+        &with_ca,
+        example("mesh.yaml").replace(
+            "routingMode: native",
+            "routingMode: native\nca: {cert: nope.crt, key: nope.key}",
+        ),
+    )
+    .unwrap();
+    refuse(
+        &with_ca,
+        "west",
+        &good,
+        "cannot read the mesh CA certificate",
+    );
     // Not a Cilium stream.
     refuse(&mesh, "west", OTHER_CHART, "no ConfigMap \"cilium-config\"");
     // A NodePort for a Service that is not a NodePort.
-    refuse(&mesh, "west", &good.replace("type: NodePort\n  selector:\n    k8s-app: clustermesh-apiserver", "type: ClusterIP\n  selector:\n    k8s-app: clustermesh-apiserver"), "is of type ClusterIP");
+    refuse(
+        &mesh,
+        "west",
+        &good.replace(
+            "type: NodePort\n  selector:\n    k8s-app: clustermesh-apiserver",
+            "type: ClusterIP\n  selector:\n    k8s-app: clustermesh-apiserver",
+        ),
+        "is of type ClusterIP",
+    );
     // Not UTF-8.
-    common::kubectl_mesh(tmp.path()).args(["render", "--cluster", "west", "--mesh"]).arg(&mesh).write_stdin(vec![0xff, 0xfe, 0x00]).assert().failure().stdout("");
+    common::kubectl_mesh(tmp.path())
+        .args(["render", "--cluster", "west", "--mesh"])
+        .arg(&mesh)
+        .write_stdin(vec![0xff, 0xfe, 0x00])
+        .assert()
+        .failure()
+        .stdout("");
 }
 
 #[test]
 fn tunnel_mode_injects_identity_only() {
     let tmp = tempfile::tempdir().unwrap();
     let mesh = tmp.path().join("mesh.yaml");
-    std::fs::write(&mesh, example("mesh.yaml").replace("routingMode: native", "routingMode: tunnel")).unwrap();
-    let out = render(tmp.path(), &mesh, "west", &example("cilium.yaml")).success().get_output().stdout.clone();
+    std::fs::write(
+        &mesh,
+        example("mesh.yaml").replace("routingMode: native", "routingMode: tunnel"),
+    )
+    .unwrap();
+    let out = render(tmp.path(), &mesh, "west", &example("cilium.yaml"))
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("cluster-name: west") && out.contains("cluster-id: \"1\""));
     assert!(!out.contains("ip-masq-agent") && !out.contains("ipv4-native-routing-cidr"));
@@ -199,20 +351,62 @@ fn tunnel_mode_injects_identity_only() {
 fn validate_reports_every_problem_and_exits_by_validity() {
     let tmp = tempfile::tempdir().unwrap();
     let mesh = example_mesh(tmp.path());
-    common::kubectl_mesh(tmp.path()).args(["validate", "--mesh"]).arg(&mesh).assert().success().stdout(predicate::str::contains("valid mesh of 2 clusters"));
+    common::kubectl_mesh(tmp.path())
+        .args(["validate", "--mesh"])
+        .arg(&mesh)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("valid mesh of 2 clusters"));
     let bad = tmp.path().join("bad.yaml");
-    std::fs::write(&bad, example("mesh.yaml").replace("podCIDR: 10.1.0.0/16", "podCIDR: 10.0.128.0/17").replace("32380", "32379").replace("name: east", "name: East")).unwrap();
-    let out = common::kubectl_mesh(tmp.path()).args(["validate", "-o", "json", "--mesh"]).arg(&bad).assert().code(1).get_output().stdout.clone();
+    std::fs::write(
+        &bad,
+        example("mesh.yaml")
+            .replace("podCIDR: 10.1.0.0/16", "podCIDR: 10.0.128.0/17")
+            .replace("32380", "32379")
+            .replace("name: east", "name: East"),
+    )
+    .unwrap();
+    let out = common::kubectl_mesh(tmp.path())
+        .args(["validate", "-o", "json", "--mesh"])
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
     let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(report["valid"], false);
-    let fields: Vec<(&str, &str)> = report["problems"].as_array().unwrap().iter().map(|p| (p["cluster"].as_str().unwrap_or("-"), p["field"].as_str().unwrap())).collect();
-    assert_eq!(fields, [("East", "name"), ("East", "podCIDR"), ("East", "apiserverNodePort"), ("-", "apiserverNodePort")], "{report:#}");
+    let fields: Vec<(&str, &str)> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["cluster"].as_str().unwrap_or("-"),
+                p["field"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("East", "name"),
+            ("East", "podCIDR"),
+            ("East", "apiserverNodePort"),
+            ("-", "apiserverNodePort")
+        ],
+        "{report:#}"
+    );
 }
 
 #[test]
 fn completion_scripts_are_generated() {
     let tmp = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish"] {
-        common::kubectl_mesh(tmp.path()).args(["completion", shell]).assert().success().stdout(predicate::str::contains("render"));
+        common::kubectl_mesh(tmp.path())
+            .args(["completion", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("render"));
     }
 }

@@ -3,8 +3,6 @@
 
 mod validate;
 
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
@@ -184,12 +182,6 @@ impl Cluster {
         self.native_routing_cidr
             .as_deref()
             .unwrap_or(&self.pod_cidr)
-    }
-}
-
-impl Endpoint {
-    pub fn parsed_ips(&self) -> Vec<IpAddr> {
-        self.ips.iter().filter_map(|ip| ip.parse().ok()).collect()
     }
 }
 

@@ -22,12 +22,23 @@ const RENEW_BEFORE: Duration = Duration::days(30);
 const WORKLOADS: &[&str] = &["Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob"];
 
 /// Kinds a transform may read or change; any other document only needs its header.
-const TOUCHED_KINDS: &[&str] = &["ConfigMap", "Secret", "Service", "Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob"];
+const TOUCHED_KINDS: &[&str] = &[
+    "ConfigMap",
+    "Secret",
+    "Service",
+    "Deployment",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+];
 
 /// Whether a document (by its header) is one the transforms may need whole.
 pub fn wanted(header: &Value, ns: &str) -> bool {
     TOUCHED_KINDS.iter().any(|k| header["kind"] == *k)
-        && header["metadata"]["namespace"].as_str().is_none_or(|n| n == ns)
+        && header["metadata"]["namespace"]
+            .as_str()
+            .is_none_or(|n| n == ns)
 }
 
 pub fn apply(objects: &mut Objects, t: &Target) -> Result<(), RenderError> {

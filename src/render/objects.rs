@@ -39,7 +39,10 @@ impl<'a> Objects<'a> {
     /// Parses every document (a malformed one is an error naming its number and stream line).
     /// Only documents `wanted` by their header (kind and metadata) are kept whole; the others
     /// keep just that header, since they are written back as their raw text anyway.
-    pub fn parse(stream: &'a str, wanted: impl Fn(&Value) -> bool) -> Result<Objects<'a>, RenderError> {
+    pub fn parse(
+        stream: &'a str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Result<Objects<'a>, RenderError> {
         let mut docs = Vec::new();
         for src in stream::split(stream) {
             let (_, body) = src.split_head();
@@ -49,17 +52,30 @@ impl<'a> Objects<'a> {
                 message: e.message,
             };
             let header = yaml::parse_header(body).map_err(yaml_error)?;
-            let value = if wanted(&header) { yaml::parse(body).map_err(yaml_error)? } else { header };
+            let value = if wanted(&header) {
+                yaml::parse(body).map_err(yaml_error)?
+            } else {
+                header
+            };
             if !matches!(value, Value::Null | Value::Object(_)) {
                 return Err(RenderError::Yaml {
                     document: src.number,
                     line: src.body_first_line(),
-                    message: "is not a Kubernetes object (a mapping with apiVersion and kind)".into(),
+                    message: "is not a Kubernetes object (a mapping with apiVersion and kind)"
+                        .into(),
                 });
             }
-            docs.push(Doc { src, text: None, value, original: None });
+            docs.push(Doc {
+                src,
+                text: None,
+                value,
+                original: None,
+            });
         }
-        Ok(Objects { docs, added: Vec::new() })
+        Ok(Objects {
+            docs,
+            added: Vec::new(),
+        })
     }
 
     /// Documents of `kind` named `name` in `namespace` (a document without a namespace matches

@@ -46,8 +46,7 @@ pub fn split(stream: &str) -> Vec<Document<'_>> {
     let mut start = 0;
     let mut start_line = 1;
     let mut offset = 0;
-    let mut line_no = 1;
-    for line in stream.split_inclusive('\n') {
+    for (line_no, line) in (1..).zip(stream.split_inclusive('\n')) {
         if is_separator(line) && offset > start {
             docs.push(Document {
                 number: docs.len() + 1,
@@ -58,7 +57,6 @@ pub fn split(stream: &str) -> Vec<Document<'_>> {
             start_line = line_no;
         }
         offset += line.len();
-        line_no += 1;
     }
     if offset > start {
         docs.push(Document {

@@ -47,7 +47,11 @@ pub fn parse_header(text: &str) -> Result<Value, ParseError> {
         Ok(None) => Ok(Value::Null),
         Ok(Some(h)) => {
             let mut m = serde_json::Map::new();
-            for (k, v) in [("apiVersion", h.api_version), ("kind", h.kind), ("metadata", h.metadata)] {
+            for (k, v) in [
+                ("apiVersion", h.api_version),
+                ("kind", h.kind),
+                ("metadata", h.metadata),
+            ] {
                 if let Some(v) = v {
                     m.insert(k.to_string(), v);
                 }

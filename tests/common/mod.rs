@@ -34,14 +34,25 @@ pub fn python() -> Option<PathBuf> {
         Some(PathBuf::from("python3")),
     ];
     candidates.into_iter().flatten().find(|py| {
-        Command::new(py).args(["-c", "import yaml, cryptography"]).output().is_ok_and(|o| o.status.success())
+        Command::new(py)
+            .args(["-c", "import yaml, cryptography"])
+            .output()
+            .is_ok_and(|o| o.status.success())
     })
 }
 
 /// Runs `mesh_equiv.py EXPECTED ACTUAL [--ca CA]`; `Err` carries its report.
-pub fn mesh_equiv(py: &Path, shared: &Path, expected: &Path, actual: &Path, ca: Option<&Path>) -> Result<(), String> {
+pub fn mesh_equiv(
+    py: &Path,
+    shared: &Path,
+    expected: &Path,
+    actual: &Path,
+    ca: Option<&Path>,
+) -> Result<(), String> {
     let mut cmd = Command::new(py);
-    cmd.arg(shared.join("tools/mesh_equiv.py")).arg(expected).arg(actual);
+    cmd.arg(shared.join("tools/mesh_equiv.py"))
+        .arg(expected)
+        .arg(actual);
     if let Some(ca) = ca {
         cmd.arg("--ca").arg(ca);
     }
@@ -49,7 +60,11 @@ pub fn mesh_equiv(py: &Path, shared: &Path, expected: &Path, actual: &Path, ca: 
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
 }
 
