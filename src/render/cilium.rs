@@ -535,7 +535,11 @@ fn certificates(
             source,
         })?;
         let by_stream = stream_ca.as_ref().is_some_and(|ca| ca.signed(&crt));
-        let by_target = target_ca.is_some_and(|ca| ca.signed(&crt));
+        // Without a mesh CA the target is the stream's CA: one signature check serves both.
+        let by_target = match t.mesh_ca {
+            Some(ca) => ca.signed(&crt),
+            None => by_stream,
+        };
         if !by_stream && !by_target {
             continue; // not made by the chart: the user's own certificate, left alone
         }
