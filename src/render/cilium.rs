@@ -57,8 +57,9 @@ pub fn apply(objects: &mut Objects, t: &Target) -> Result<(), RenderError> {
         ip_masq_agent(objects, ns, config, t)?;
     }
     apiserver_node_port(objects, ns, t)?;
-    super::peers::apply(objects, ns, config, chart_version(objects), t)?;
-    certificates(objects, ns, &old_name, t)?;
+    let version = chart_version(objects);
+    super::peers::apply(objects, ns, config, version, t)?;
+    certificates(objects, ns, &old_name, version, t)?;
     Ok(())
 }
 
@@ -480,6 +481,7 @@ fn certificates(
     objects: &mut Objects,
     ns: &str,
     old_name: &str,
+    version: Option<(u32, u32)>,
     t: &Target,
 ) -> Result<(), RenderError> {
     let ca_doc = objects.find("Secret", ns, "cilium-ca");
@@ -515,7 +517,7 @@ fn certificates(
                 "metadata": {"name": "cilium-ca", "namespace": ns},
                 "data": {"ca.crt": B64.encode(&mesh_ca.cert_pem), "ca.key": B64.encode(&mesh_ca.key_pem)},
             });
-            if chart_version(objects).is_some_and(|v| v >= (1, 19)) {
+            if version.is_some_and(|v| v >= (1, 19)) {
                 secret["metadata"]["labels"] =
                     json!({"cilium.io/helm-template-non-idempotent": "true"});
             }
