@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod kubeconfig;
+mod live;
 mod mesh;
 mod render;
 

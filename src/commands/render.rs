@@ -2,16 +2,15 @@
 //! built before a single byte goes to stdout, so a failure never leaves half a stream.
 
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use super::load_mesh;
+use super::{load_mesh, load_mesh_ca};
 use crate::cli::RenderArgs;
 use crate::kubeconfig;
 use crate::mesh::{Cluster, Mesh};
-use crate::render::{Ca, Target, render};
+use crate::render::{Target, render};
 
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let mesh_path = &args.mesh.mesh;
@@ -68,31 +67,4 @@ fn select_cluster<'m>(
     mesh.cluster_by_context(&context).with_context(|| {
         format!("no --cluster given and {from} {context:?} is not the context of any cluster in the mesh file; pass --cluster or switch context (mesh contexts: {})", contexts.join(", "))
     })
-}
-
-/// The mesh's own CA (`ca:`), paths relative to the mesh file.
-fn load_mesh_ca(mesh: &Mesh, mesh_path: &Path) -> anyhow::Result<Option<Ca>> {
-    let Some(files) = &mesh.ca else {
-        return Ok(None);
-    };
-    let dir = mesh_path.parent().unwrap_or(Path::new("."));
-    let cert_path = dir.join(&files.cert);
-    let key_path = dir.join(&files.key);
-    let cert = std::fs::read_to_string(&cert_path).with_context(|| {
-        format!(
-            "cannot read the mesh CA certificate {} (ca.cert in {})",
-            cert_path.display(),
-            mesh_path.display()
-        )
-    })?;
-    let key = std::fs::read_to_string(&key_path).with_context(|| {
-        format!(
-            "cannot read the mesh CA key {} (ca.key in {})",
-            key_path.display(),
-            mesh_path.display()
-        )
-    })?;
-    let ca = Ca::from_pem(&cert, &key)
-        .with_context(|| format!("mesh CA {} / {}", cert_path.display(), key_path.display()))?;
-    Ok(Some(ca))
 }

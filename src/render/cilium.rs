@@ -386,7 +386,7 @@ fn ip_masq_agent(
 
 /// The chart's (major, minor) version: the `helm.sh/chart: cilium-X.Y.Z` label (1.19+ puts it
 /// on most objects), else the tag of the agent image (`…/cilium:vX.Y.Z`).
-fn chart_version(objects: &Objects) -> Option<(u32, u32)> {
+pub(super) fn chart_version(objects: &Objects) -> Option<(u32, u32)> {
     let parse = |v: &str| {
         let mut parts = v.trim_start_matches('v').split(['.', '-', '@']);
         Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))

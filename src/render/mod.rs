@@ -3,6 +3,7 @@
 
 pub mod certs;
 mod cilium;
+mod live;
 mod objects;
 mod peers;
 pub mod stream;
@@ -12,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::mesh::{Cluster, Mesh};
 pub use certs::Ca;
+pub use live::{peer_changes, unpeer_changes};
 
 /// What to render the stream for.
 pub struct Target<'a> {

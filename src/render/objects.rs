@@ -78,6 +78,46 @@ impl<'a> Objects<'a> {
         })
     }
 
+    /// Objects read from a live cluster instead of a stream, for the transforms `connect` shares
+    /// with `render`; see [`Objects::changes`].
+    pub fn from_values(values: Vec<Value>) -> Objects<'static> {
+        let docs = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| Doc {
+                src: Document {
+                    number: i + 1,
+                    first_line: 1,
+                    raw: "",
+                },
+                text: None,
+                value,
+                original: None,
+            })
+            .collect();
+        Objects {
+            docs,
+            added: Vec::new(),
+        }
+    }
+
+    /// The objects a transform changed or added, in order: what a live write must apply.
+    pub fn changes(self) -> Vec<Value> {
+        let mut out = Vec::new();
+        for (i, doc) in self.docs.into_iter().enumerate() {
+            if doc.original.as_ref().is_some_and(|o| *o != doc.value) {
+                out.push(doc.value);
+            }
+            out.extend(
+                self.added
+                    .iter()
+                    .filter(|a| a.after == i)
+                    .map(|a| a.value.clone()),
+            );
+        }
+        out
+    }
+
     /// Documents of `kind` named `name` in `namespace` (a document without a namespace matches
     /// any, as Helm leaves it to the release namespace).
     pub fn find_all(&self, kind: &str, namespace: &str, name: &str) -> Vec<DocId> {

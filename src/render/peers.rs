@@ -54,7 +54,7 @@ pub fn apply(
     let aliases: Vec<Value> = peers
         .iter()
         .flat_map(|p| {
-            let host = format!("{}.{DOMAIN}", p.name);
+            let host = host_of(&p.name);
             p.clustermesh
                 .iter()
                 .flat_map(|e| e.ips.clone())
@@ -66,8 +66,9 @@ pub fn apply(
     } else {
         objects.find("DaemonSet", ns, "cilium")
     };
+    let mesh_hosts: Vec<String> = t.mesh.clusters.iter().map(|c| host_of(&c.name)).collect();
     if let Some(id) = alias_target {
-        set_host_aliases(objects.get_mut(id), aliases);
+        set_host_aliases(objects.get_mut(id), &mesh_hosts, aliases);
     }
 
     let local = kvstoremesh.then(|| format!("https://clustermesh-apiserver.{ns}.svc:2379"));
@@ -100,9 +101,61 @@ pub fn apply(
     if let Some(id) = apiserver
         && has_arg(objects.get(id), "--cluster-users-enabled")
     {
-        remote_users(objects, ns, id, &peers);
+        let mesh_names: Vec<&str> = t.mesh.cluster_names();
+        remote_users(objects, ns, id, &mesh_names, &peers)?;
     }
     Ok(())
+}
+
+/// Takes the clusters `gone` out of this cluster's peers: their keys in the etcd-config Secrets,
+/// their host aliases and remote users. Everything else stays.
+pub fn remove(objects: &mut Objects, ns: &str, gone: &[&str]) -> Result<(), RenderError> {
+    let hosts: Vec<String> = gone.iter().map(|n| host_of(n)).collect();
+    for kind in ["DaemonSet", "Deployment"] {
+        for id in objects.of_kinds(&[kind], ns) {
+            let has = objects.get(id)["spec"]["template"]["spec"]["hostAliases"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| names_one_of(a, &hosts)));
+            if has {
+                set_host_aliases(objects.get_mut(id), &hosts, Vec::new());
+            }
+        }
+    }
+    for name in ["cilium-clustermesh", "cilium-kvstoremesh"] {
+        if let Some(id) = objects.find("Secret", ns, name) {
+            let present = gone.iter().any(|g| !objects.get(id)["data"][*g].is_null());
+            if present && let Some(data) = objects.get_mut(id)["data"].as_object_mut() {
+                for g in gone {
+                    data.remove(*g);
+                }
+            }
+        }
+    }
+    if let Some(id) = objects.find("ConfigMap", ns, "clustermesh-remote-users") {
+        let users = existing_users(objects, id)?;
+        let kept: Vec<String> = users
+            .iter()
+            .filter(|(n, _)| !gone.iter().any(|g| *n == format!("remote-{g}")))
+            .map(|(n, r)| user_entry(n, r))
+            .collect();
+        if kept.len() != users.len() {
+            objects.get_mut(id)["data"]["users.yaml"] = Value::String(users_yaml(&kept));
+        }
+    }
+    Ok(())
+}
+
+/// The name the agents dial for a peer, pinned to its IPs by a host alias.
+fn host_of(cluster: &str) -> String {
+    format!("{cluster}.{DOMAIN}")
+}
+
+fn names_one_of(alias: &Value, hosts: &[String]) -> bool {
+    alias["hostnames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|h| hosts.iter().any(|m| h == m.as_str()))
 }
 
 /// The etcd client config a component uses to reach `peer` (or, with `local`, the local
@@ -140,23 +193,17 @@ fn etcd_config(peer: &Cluster, local: Option<&str>, layout: &Layout) -> String {
     text
 }
 
-/// Host aliases for the mesh names; aliases for other names (the user's) are kept first.
-fn set_host_aliases(workload: &mut Value, mesh_aliases: Vec<Value>) {
+/// Replaces the aliases of the mesh's host names (`mesh_hosts`) with `mesh_aliases`; aliases of
+/// other names (the user's, or peers the mesh file does not know) are kept first.
+fn set_host_aliases(workload: &mut Value, mesh_hosts: &[String], mesh_aliases: Vec<Value>) {
     let Some(spec) = workload.pointer_mut("/spec/template/spec") else {
         return;
     };
-    let suffix = format!(".{DOMAIN}");
     let mut aliases: Vec<Value> = spec["hostAliases"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|a| {
-            !a["hostnames"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|h| h.as_str().is_some_and(|h| h.ends_with(&suffix)))
-        })
+        .filter(|a| !names_one_of(a, mesh_hosts))
         .cloned()
         .collect();
     aliases.extend(mesh_aliases);
@@ -199,11 +246,29 @@ fn upsert_secret(
 }
 
 /// `clustermesh-remote-users` (1.19+ auth mode): the `remote-<peer>` users the apiserver admits.
-fn remote_users(objects: &mut Objects, ns: &str, apiserver: DocId, peers: &[&Cluster]) {
-    let mut users = String::from("users:\n");
-    for p in peers {
-        users.push_str(&format!("- name: remote-{}\n  role: remote\n", p.name));
-    }
+/// Users of clusters outside the mesh file are kept.
+fn remote_users(
+    objects: &mut Objects,
+    ns: &str,
+    apiserver: DocId,
+    mesh_names: &[&str],
+    peers: &[&Cluster],
+) -> Result<(), RenderError> {
+    let existing = match objects.find("ConfigMap", ns, "clustermesh-remote-users") {
+        Some(id) => existing_users(objects, id)?,
+        None => Vec::new(),
+    };
+    let mut entries: Vec<String> = existing
+        .iter()
+        .filter(|(n, _)| !mesh_names.iter().any(|m| *n == format!("remote-{m}")))
+        .map(|(n, r)| user_entry(n, r))
+        .collect();
+    entries.extend(
+        peers
+            .iter()
+            .map(|p| user_entry(&format!("remote-{}", p.name), "remote")),
+    );
+    let users = users_yaml(&entries);
     let mut labels = json!({"app.kubernetes.io/part-of": "cilium"});
     if let Some(chart) = objects.get(apiserver)["metadata"]["labels"]["helm.sh/chart"].as_str() {
         labels["helm.sh/chart"] = json!(chart);
@@ -219,6 +284,38 @@ fn remote_users(objects: &mut Objects, ns: &str, apiserver: DocId, peers: &[&Clu
             objects.add_after(apiserver, "clustermesh-apiserver/users-configmap.yaml", cm);
         }
     }
+    Ok(())
+}
+
+/// The (name, role) pairs of `users.yaml` in ConfigMap `id`.
+fn existing_users(objects: &Objects, id: DocId) -> Result<Vec<(String, String)>, RenderError> {
+    let text = objects.get(id)["data"]["users.yaml"].as_str().unwrap_or("");
+    let parsed = super::yaml::parse(text).map_err(|e| RenderError::Invalid {
+        object: objects.describe(id),
+        message: format!("users.yaml is not YAML: {}", e.message),
+    })?;
+    Ok(parsed["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| {
+            let name = u["name"].as_str()?;
+            Some((
+                name.to_string(),
+                u["role"].as_str().unwrap_or("remote").to_string(),
+            ))
+        })
+        .collect())
+}
+
+fn user_entry(name: &str, role: &str) -> String {
+    format!("- name: {name}\n  role: {role}\n")
+}
+
+fn users_yaml(entries: &[String]) -> String {
+    let mut users = String::from("users:\n");
+    users.extend(entries.iter().map(String::as_str));
+    users
 }
 
 fn has_container(workload: &Value, name: &str) -> bool {

@@ -2,6 +2,8 @@
 //! where the reference material lives.
 #![allow(dead_code)]
 
+pub mod lab;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

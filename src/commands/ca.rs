@@ -1,0 +1,288 @@
+//! `kubectl mesh ca sync`: one CA for the whole mesh. Makes Secret `cilium-ca` identical in
+//! every cluster, optionally writes it out as the mesh file's `ca:`, and lists the certificates
+//! that must be re-issued (a `helm upgrade` with the post-renderer does it).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+
+use super::{EXIT_PROBLEMS, Reached, block_on, dry_run_yaml, load_mesh, load_mesh_ca, reach_all};
+use crate::cli::CaSyncArgs;
+use crate::live::Kind;
+use crate::mesh::state::{Live, secret_text};
+use crate::mesh::{Cluster, Mesh};
+use crate::render::Ca;
+
+const SECRET: &str = "cilium-ca";
+
+pub fn sync(args: CaSyncArgs) -> anyhow::Result<ExitCode> {
+    let path = &args.mesh.mesh;
+    let mesh = load_mesh(path)?;
+    let opts = args.kube.options();
+    let reached = block_on(reach_all(&mesh, &opts))??;
+    let ca = source_ca(&mesh, path, &reached, args.from.as_deref())?;
+
+    if args.dry_run {
+        for (c, r) in mesh.clusters.iter().zip(&reached) {
+            let live = r.live.as_ref().map_err(|e| anyhow!("{e:#}"))?;
+            let objects = wanted_secret(&mesh, live, &ca)
+                .into_iter()
+                .collect::<Vec<_>>();
+            let shown: Vec<Value> = objects
+                .into_iter()
+                .map(|o| if args.show_secrets { o } else { redacted(o) })
+                .collect();
+            println!(
+                "# cluster {} (context {}): {} object(s) to write",
+                c.name,
+                c.context,
+                shown.len()
+            );
+            print!("{}", dry_run_yaml(&shown)?);
+        }
+        if let Some(dir) = &args.write_files {
+            println!(
+                "# would write {0}/ca.crt and {0}/ca.key (mode 0600) and record them as `ca:` in {1}",
+                dir.display(),
+                path.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    if let Some(dir) = &args.write_files {
+        write_files(dir, path, &ca)?;
+    }
+    let results = block_on(crate::live::for_each(
+        mesh.clusters.iter().zip(&reached).collect(),
+        opts.parallel,
+        |(c, r): (&Cluster, &Reached)| {
+            let (mesh, ca) = (&mesh, &ca);
+            async move {
+                let client = r.client.as_ref().ok_or_else(|| {
+                    anyhow!(
+                        "{}",
+                        r.live
+                            .as_ref()
+                            .err()
+                            .map(|e| format!("{e:#}"))
+                            .unwrap_or_default()
+                    )
+                })?;
+                let written = client
+                    .converge(|live| Ok(wanted_secret(mesh, live, ca).into_iter().collect()))
+                    .await?;
+                let stale = stale_certificates(client, ca).await?;
+                Ok::<_, anyhow::Error>((c, written, stale))
+            }
+        },
+    ))?;
+    let mut failed = false;
+    let mut reissue = false;
+    for (c, result) in mesh.clusters.iter().zip(results) {
+        match result {
+            Ok((_, written, stale)) => {
+                println!(
+                    "{}: {}",
+                    c.name,
+                    if written.is_empty() {
+                        "cilium-ca already the mesh CA"
+                    } else {
+                        "wrote Secret cilium-ca"
+                    }
+                );
+                if !stale.is_empty() {
+                    reissue = true;
+                    println!("{}: must re-issue {}", c.name, stale.join(", "));
+                }
+            }
+            Err(e) => {
+                failed = true;
+                println!("{}: failed: {e:#}", c.name);
+            }
+        }
+    }
+    if reissue {
+        println!(
+            "re-issue them with `helm upgrade … --post-renderer mesh` per cluster (the post-renderer issues certificates from the mesh CA; see README)"
+        );
+    }
+    if failed {
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The CA to spread: `--from` a cluster's `cilium-ca`, else the mesh file's `ca:`.
+fn source_ca(
+    mesh: &Mesh,
+    path: &Path,
+    reached: &[Reached],
+    from: Option<&str>,
+) -> anyhow::Result<Ca> {
+    let file_ca = load_mesh_ca(mesh, path)?;
+    let Some(from) = from else {
+        return file_ca.ok_or_else(|| {
+            anyhow!(
+                "no CA to sync: pass --from CLUSTER (one of {}) or set `ca:` in {}",
+                mesh.cluster_names().join(", "),
+                path.display()
+            )
+        });
+    };
+    let index = mesh
+        .clusters
+        .iter()
+        .position(|c| c.name == from)
+        .ok_or_else(|| {
+            anyhow!(
+                "--from: {}",
+                mesh.cluster(from)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default()
+            )
+        })?;
+    let live = reached[index]
+        .live
+        .as_ref()
+        .map_err(|e| anyhow!("--from {from}: {e:#}"))?;
+    let secret = live.ca.as_ref().ok_or_else(|| {
+        anyhow!(
+            "--from {from}: cluster {from} has no Secret {}/{SECRET}",
+            mesh.namespace()
+        )
+    })?;
+    let (Some(cert), Some(key)) = (secret_text(secret, "ca.crt"), secret_text(secret, "ca.key"))
+    else {
+        bail!(
+            "--from {from}: Secret {}/{SECRET} lacks ca.crt or ca.key",
+            mesh.namespace()
+        );
+    };
+    let ca =
+        Ca::from_pem(&cert, &key).with_context(|| format!("--from {from}: Secret {SECRET}"))?;
+    if let Some(file_ca) = file_ca
+        && !file_ca.same_cert(&ca.cert_pem)
+    {
+        bail!(
+            "--from {from}: the mesh file's `ca:` is a different CA, and render would issue from it: drop --from, or pass --write-files DIR to make {from}'s CA the mesh file's"
+        );
+    }
+    Ok(ca)
+}
+
+/// Secret `cilium-ca` holding `ca`, when the cluster's differs (or is missing).
+fn wanted_secret(mesh: &Mesh, live: &Live, ca: &Ca) -> Option<Value> {
+    let (cert, key) = (B64.encode(&ca.cert_pem), B64.encode(&ca.key_pem));
+    match &live.ca {
+        Some(s)
+            if secret_text(s, "ca.crt").is_some_and(|c| ca.same_cert(&c))
+                && secret_text(s, "ca.key").as_deref().map(str::trim)
+                    == Some(ca.key_pem.trim()) =>
+        {
+            None
+        }
+        Some(s) => {
+            let mut s = s.clone();
+            s["data"]["ca.crt"] = json!(cert);
+            s["data"]["ca.key"] = json!(key);
+            Some(s)
+        }
+        None => {
+            let mut s = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": SECRET, "namespace": mesh.namespace()},
+                "data": {"ca.crt": cert, "ca.key": key}});
+            if let Some(config) = &live.config {
+                for key in [
+                    "meta.helm.sh/release-name",
+                    "meta.helm.sh/release-namespace",
+                ] {
+                    if let Some(v) = config["metadata"]["annotations"][key].as_str() {
+                        s["metadata"]["annotations"][key] = json!(v);
+                    }
+                }
+                if let Some(v) =
+                    config["metadata"]["labels"]["app.kubernetes.io/managed-by"].as_str()
+                {
+                    s["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!(v);
+                }
+            }
+            Some(s)
+        }
+    }
+}
+
+/// TLS Secrets in Cilium's namespace whose certificate the CA did not sign.
+async fn stale_certificates(
+    client: &crate::live::ClusterClient,
+    ca: &Ca,
+) -> anyhow::Result<Vec<String>> {
+    let secrets = client.list(Kind::Secret).await?;
+    Ok(secrets
+        .iter()
+        .filter(|s| s["metadata"]["name"] != SECRET)
+        .filter_map(|s| {
+            let cert = secret_text(s, "tls.crt")?;
+            (!ca.signed(&cert)).then(|| s["metadata"]["name"].as_str().unwrap_or("?").to_string())
+        })
+        .collect())
+}
+
+fn redacted(mut secret: Value) -> Value {
+    if let Some(data) = secret["data"].as_object_mut() {
+        for v in data.values_mut() {
+            *v = json!("<hidden: pass --show-secrets>");
+        }
+    }
+    secret
+}
+
+/// Writes ca.crt and ca.key (0600) into `dir` and points the mesh file's `ca:` at them.
+fn write_files(dir: &Path, mesh_path: &Path, ca: &Ca) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    super::write_atomic(&dir.join("ca.crt"), &ca.cert_pem, Some(0o600))?;
+    super::write_atomic(&dir.join("ca.key"), &ca.key_pem, Some(0o600))?;
+    let base = mesh_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let base = std::fs::canonicalize(base)
+        .with_context(|| format!("cannot resolve {}", base.display()))?;
+    let rel = |f: &str| -> anyhow::Result<String> {
+        let full = std::fs::canonicalize(dir.join(f))
+            .with_context(|| format!("cannot resolve {}", dir.join(f).display()))?;
+        Ok(full
+            .strip_prefix(&base)
+            .unwrap_or(&full)
+            .display()
+            .to_string())
+    };
+    let text = std::fs::read_to_string(mesh_path)
+        .with_context(|| format!("cannot read {}", mesh_path.display()))?;
+    let (cert, key) = (rel("ca.crt")?, rel("ca.key")?);
+    let text =
+        crate::mesh::edit::set_top_level(&text, "ca", &format!("{{cert: {cert:?}, key: {key:?}}}"))
+            .with_context(|| format!("cannot record `ca:` in {}", mesh_path.display()))?;
+    let check = Mesh::parse(&text)
+        .map_err(|e| anyhow!("recording `ca:` broke {}: {e}", mesh_path.display()))?;
+    if check.ca.as_ref().map(|c| (c.cert.as_str(), c.key.as_str()))
+        != Some((cert.as_str(), key.as_str()))
+    {
+        bail!(
+            "cannot record `ca:` in {}: edit it by hand (ca: {{cert: {cert}, key: {key}}})",
+            mesh_path.display()
+        );
+    }
+    super::write_atomic(mesh_path, &text, None)?;
+    println!(
+        "wrote {0}/ca.crt and {0}/ca.key (mode 0600); {1} now has `ca:`",
+        dir.display(),
+        mesh_path.display()
+    );
+    Ok(())
+}

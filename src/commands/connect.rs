@@ -1,0 +1,240 @@
+//! `kubectl mesh connect`: preflight every cluster, find each clustermesh-apiserver endpoint,
+//! record the endpoints in the mesh file, and write to every cluster the peer objects `render`
+//! would inject (the same transform), so the mesh works now and survives the next upgrade.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use serde_json::Value;
+
+use super::{EXIT_PROBLEMS, Reached, block_on, dry_run_yaml, load_mesh, load_mesh_ca, reach_all};
+use crate::cli::ConnectArgs;
+use crate::mesh::state::{self, Finding, Live};
+use crate::mesh::{Cluster, Mesh, edit};
+use crate::render::{Target, peer_changes};
+
+pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
+    let path = &args.mesh.mesh;
+    let mesh = load_mesh(path)?;
+    let mesh_ca = load_mesh_ca(&mesh, path)?;
+    let opts = args.kube.options();
+    let reached = block_on(reach_all(&mesh, &opts))??;
+
+    let mut findings = preflight(
+        &mesh,
+        &reached,
+        mesh_ca.as_ref().map(|c| c.cert_pem.as_str()),
+        &path.display().to_string(),
+    );
+    let mut connected = mesh.clone();
+    for (c, r) in connected.clusters.iter_mut().zip(&reached) {
+        if c.clustermesh.is_some() && !args.rediscover {
+            continue;
+        }
+        let Ok(live) = &r.live else { continue };
+        match live.discover_endpoint(args.allow_cluster_ip) {
+            Ok(ep) => c.clustermesh = Some(ep),
+            Err(message) => findings.push(Finding {
+                cluster: c.name.clone(),
+                check: "endpoint",
+                message,
+                hint: String::new(),
+            }),
+        }
+    }
+    if !findings.is_empty() {
+        eprintln!(
+            "connect refused: {} problem(s), nothing was changed:",
+            findings.len()
+        );
+        for f in &findings {
+            eprintln!("  {f}");
+        }
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    }
+
+    let new_text = record_endpoints(path, &mesh, &connected)?;
+    let plans: Vec<anyhow::Result<Vec<Value>>> = connected
+        .clusters
+        .iter()
+        .zip(&reached)
+        .map(|(c, r)| {
+            changes(
+                &connected,
+                c,
+                r.live.as_ref().map_err(|e| anyhow!("{e:#}"))?,
+            )
+        })
+        .collect();
+
+    if args.dry_run {
+        if new_text.is_some() {
+            println!("# mesh file {} would record the endpoints:", path.display());
+            for (old, new) in mesh.clusters.iter().zip(&connected.clusters) {
+                if let (Some(ep), true) = (&new.clustermesh, old.clustermesh != new.clustermesh) {
+                    println!("#   {}: clustermesh: {}", new.name, edit::endpoint_flow(ep));
+                }
+            }
+        }
+        for (c, plan) in connected.clusters.iter().zip(&plans) {
+            let objects = plan.as_ref().map_err(|e| anyhow!("{e:#}"))?;
+            println!(
+                "# cluster {} (context {}): {} object(s) to write",
+                c.name,
+                c.context,
+                objects.len()
+            );
+            print!("{}", dry_run_yaml(objects)?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    if let Some(text) = &new_text {
+        super::write_atomic(path, text, None)?;
+        eprintln!("{}: recorded the clustermesh endpoints", path.display());
+    }
+    let results = block_on(crate::live::for_each(
+        connected.clusters.iter().zip(&reached).collect(),
+        opts.parallel,
+        |(c, r): (&Cluster, &Reached)| {
+            let connected = &connected;
+            async move {
+                let client = r.client.as_ref().ok_or_else(|| anyhow!("no client"))?;
+                client.converge(|live| changes(connected, c, live)).await
+            }
+        },
+    ))?;
+    let mut failed = false;
+    for ((c, r), result) in connected.clusters.iter().zip(&reached).zip(results) {
+        match result {
+            Ok(written) if written.is_empty() => println!("{}: up to date", c.name),
+            Ok(written) => println!(
+                "{}: wrote {}",
+                c.name,
+                written.iter().map(describe).collect::<Vec<_>>().join(", ")
+            ),
+            Err(e) => {
+                failed = true;
+                println!("{}: failed: {e:#}", c.name);
+            }
+        }
+        if let Ok(live) = &r.live {
+            for peer in unknown_peers(&connected, live) {
+                println!(
+                    "{}: keeps peer {peer:?}, which is not in the mesh file (remove it by hand if it is gone)",
+                    c.name
+                );
+            }
+        }
+    }
+    if failed {
+        eprintln!(
+            "some clusters were not connected: run `kubectl mesh connect` again (it is safe to repeat)"
+        );
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    }
+    if args.wait {
+        return super::status::wait_healthy(&connected, &opts, args.timeout, path);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every problem that must be fixed before connecting, for all clusters at once.
+pub fn preflight(
+    mesh: &Mesh,
+    reached: &[Reached],
+    mesh_ca: Option<&str>,
+    mesh_path: &str,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut ok: Vec<(&Cluster, &Live)> = Vec::new();
+    for (c, r) in mesh.clusters.iter().zip(reached) {
+        match &r.live {
+            Ok(live) => {
+                findings.extend(state::identity_findings(mesh, c, live, mesh_path));
+                if live.config.is_some() {
+                    if live.service.is_none() {
+                        findings.push(missing(c, "Service clustermesh-apiserver", mesh));
+                    }
+                    if live.remote_cert.is_none() {
+                        findings.push(missing(c, "Secret clustermesh-apiserver-remote-cert", mesh));
+                    }
+                }
+                ok.push((c, live));
+            }
+            Err(e) => findings.push(Finding {
+                cluster: c.name.clone(),
+                check: "unreachable",
+                message: format!("{e:#}"),
+                hint: format!(
+                    "check that context {:?} works: `kubectl --context {} get nodes`",
+                    c.context, c.context
+                ),
+            }),
+        }
+    }
+    findings.extend(state::ca_findings(mesh_ca, &ok));
+    findings.extend(state::nodeport_collisions(&ok));
+    findings
+}
+
+fn missing(c: &Cluster, what: &str, mesh: &Mesh) -> Finding {
+    Finding {
+        cluster: c.name.clone(),
+        check: "clustermesh-apiserver",
+        message: format!("{what} is missing in namespace {}", mesh.namespace()),
+        hint: "enable the clustermesh-apiserver (chart value clustermesh.useAPIServer=true) and `helm upgrade` with the post-renderer".into(),
+    }
+}
+
+/// What to write to cluster `c` so its peers are the mesh file's.
+pub fn changes(mesh: &Mesh, c: &Cluster, live: &Live) -> anyhow::Result<Vec<Value>> {
+    let target = Target {
+        mesh,
+        cluster: c,
+        mesh_ca: None,
+        now: time::OffsetDateTime::now_utc(),
+    };
+    peer_changes(live.peer_objects(), &target)
+        .with_context(|| format!("cluster {} (context {})", c.name, c.context))
+}
+
+/// Peers configured in a cluster that the mesh file does not know.
+pub fn unknown_peers(mesh: &Mesh, live: &Live) -> Vec<String> {
+    live.configured_peers()
+        .into_keys()
+        .filter(|p| mesh.cluster(p).is_err())
+        .collect()
+}
+
+/// The mesh file's new text with the endpoints of `connected`, or `None` when nothing changes.
+fn record_endpoints(
+    path: &std::path::Path,
+    before: &Mesh,
+    connected: &Mesh,
+) -> anyhow::Result<Option<String>> {
+    let mut text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the mesh file {}", path.display()))?;
+    let mut changed = false;
+    for (old, new) in before.clusters.iter().zip(&connected.clusters) {
+        if old.clustermesh != new.clustermesh {
+            let flow = new.clustermesh.as_ref().map(edit::endpoint_flow);
+            text = edit::set_cluster_field(&text, &new.name, "clustermesh", flow.as_deref())
+                .with_context(|| {
+                    format!(
+                        "cannot record the endpoint of {} in {}",
+                        new.name,
+                        path.display()
+                    )
+                })?;
+            changed = true;
+        }
+    }
+    Ok(changed.then_some(text))
+}
+
+fn describe(v: &Value) -> String {
+    let kind = v["kind"].as_str().unwrap_or("object");
+    let name = v["metadata"]["name"].as_str().unwrap_or("?");
+    format!("{kind} {name}")
+}

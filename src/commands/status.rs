@@ -1,0 +1,447 @@
+//! `kubectl mesh status`: the health of every cluster of the mesh, as a table like `kubectl
+//! get` or as JSON/YAML; `--wait` polls until the mesh is healthy or the timeout passes.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::connect::{changes, unknown_peers};
+use super::{
+    EXIT_PROBLEMS, Reached, block_on, load_mesh, load_mesh_ca, print_structured, reach_all,
+};
+use crate::cli::StatusArgs;
+use crate::live::KubeOptions;
+use crate::mesh::Mesh;
+use crate::mesh::state::{self, Finding, Live};
+
+/// One row of the status table.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStatus {
+    pub cluster: String,
+    pub context: String,
+    pub reachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cilium_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Ready>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apiserver: Option<Ready>,
+    pub identity: bool,
+    pub peers: Peers,
+    pub ca: bool,
+    pub healthy: bool,
+    pub problems: Vec<Finding>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Ready {
+    pub ready: i64,
+    pub desired: i64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Peers {
+    /// Peers the mesh file gives this cluster (every other cluster).
+    pub expected: Vec<String>,
+    /// Peers configured in the cluster's `cilium-clustermesh`.
+    pub configured: Vec<String>,
+    /// Configured peers the mesh file does not know (kept, never removed by kubectl-mesh).
+    pub unknown: Vec<String>,
+}
+
+/// The whole mesh.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub healthy: bool,
+    pub clusters: Vec<ClusterStatus>,
+}
+
+pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let path = &args.mesh.mesh;
+    let mesh = load_mesh(path)?;
+    let opts = args.kube.options();
+    if args.wait {
+        return wait_healthy(&mesh, &opts, args.timeout, path);
+    }
+    let report = check(&mesh, &opts, path)?;
+    match args.output {
+        Some(format) => print_structured(format, &serde_json::to_value(&report)?)?,
+        None => print!("{}", table(&report)),
+    }
+    Ok(exit_code(&report))
+}
+
+fn exit_code(report: &Report) -> ExitCode {
+    if report.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PROBLEMS)
+    }
+}
+
+/// Reads every cluster and assesses the mesh.
+pub fn check(mesh: &Mesh, opts: &KubeOptions, path: &Path) -> anyhow::Result<Report> {
+    let mesh_ca = load_mesh_ca(mesh, path)?;
+    let reached = block_on(reach_all(mesh, opts))??;
+    Ok(assess(
+        mesh,
+        &reached,
+        mesh_ca.as_ref().map(|c| c.cert_pem.as_str()),
+        &path.display().to_string(),
+    ))
+}
+
+/// Polls until the mesh is healthy or `timeout` passes, with a progress line per cluster.
+pub fn wait_healthy(
+    mesh: &Mesh,
+    opts: &KubeOptions,
+    timeout: Duration,
+    path: &Path,
+) -> anyhow::Result<ExitCode> {
+    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+    let bars = MultiProgress::new();
+    let style = ProgressStyle::with_template("{spinner} {prefix:<12} {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let lines: Vec<ProgressBar> = mesh
+        .clusters
+        .iter()
+        .map(|c| {
+            let bar = bars.add(ProgressBar::new_spinner());
+            bar.set_style(style.clone());
+            bar.set_prefix(c.name.clone());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        })
+        .collect();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let report = check(mesh, opts, path)?;
+        for (bar, c) in lines.iter().zip(&report.clusters) {
+            bar.set_message(match c.problems.first() {
+                None => "healthy".to_string(),
+                Some(p) => format!("waiting: {}", p.message),
+            });
+        }
+        if report.healthy || Instant::now() >= deadline {
+            for bar in &lines {
+                bar.finish();
+            }
+            if !report.healthy {
+                eprintln!("timed out after {}s; still missing:", timeout.as_secs());
+                for f in report.clusters.iter().flat_map(|c| &c.problems) {
+                    eprintln!("  {f}");
+                }
+            }
+            print!("{}", table(&report));
+            return Ok(exit_code(&report));
+        }
+        std::thread::sleep(Duration::from_secs(2).min(deadline - Instant::now()));
+    }
+}
+
+/// Every check of every cluster; pure on what was read.
+pub fn assess(mesh: &Mesh, reached: &[Reached], mesh_ca: Option<&str>, mesh_path: &str) -> Report {
+    let live: Vec<Option<&Live>> = reached.iter().map(|r| r.live.as_ref().ok()).collect();
+    let ok: Vec<_> = mesh
+        .clusters
+        .iter()
+        .zip(&live)
+        .filter_map(|(c, l)| Some((c, (*l)?)))
+        .collect();
+    let mut shared: Vec<Finding> = state::ca_findings(mesh_ca, &ok);
+    shared.extend(state::nodeport_collisions(&ok));
+
+    let mut clusters = Vec::new();
+    for ((c, r), l) in mesh.clusters.iter().zip(reached).zip(&live) {
+        let mut problems: Vec<Finding> = Vec::new();
+        let Some(l) = l else {
+            let e = r
+                .live
+                .as_ref()
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+            clusters.push(ClusterStatus {
+                cluster: c.name.clone(),
+                context: c.context.clone(),
+                reachable: false,
+                cilium_version: None,
+                agents: None,
+                apiserver: None,
+                identity: false,
+                peers: Peers::default(),
+                ca: false,
+                healthy: false,
+                problems: vec![Finding {
+                    cluster: c.name.clone(),
+                    check: "unreachable",
+                    message: e,
+                    hint: format!(
+                        "check that `kubectl --context {} get nodes` works",
+                        c.context
+                    ),
+                }],
+            });
+            continue;
+        };
+        let identity = state::identity_findings(mesh, c, l, mesh_path);
+        let identity_ok = identity.is_empty();
+        problems.extend(identity);
+        let agents = l.agents_ready();
+        match agents {
+            None => problems.push(finding(
+                c,
+                "agents",
+                "DaemonSet cilium is missing".into(),
+                "",
+            )),
+            Some((ready, desired)) if ready < desired || desired == 0 => problems.push(finding(
+                c,
+                "agents",
+                format!("{ready}/{desired} Cilium agents ready"),
+                "",
+            )),
+            _ => {}
+        }
+        let apiserver = l.apiserver_ready();
+        match apiserver {
+            None => problems.push(finding(
+                c,
+                "clustermesh-apiserver",
+                "Deployment clustermesh-apiserver is missing".into(),
+                "enable it with the chart value clustermesh.useAPIServer=true",
+            )),
+            Some((ready, desired)) if ready < desired || desired == 0 => problems.push(finding(
+                c,
+                "clustermesh-apiserver",
+                format!("{ready}/{desired} clustermesh-apiserver replicas ready"),
+                "",
+            )),
+            _ => {}
+        }
+        // Every other cluster of the mesh file is a peer, recorded endpoint or not.
+        let expected: Vec<String> = mesh.peers_of(&c.name).map(|p| p.name.clone()).collect();
+        let configured: Vec<String> = l.configured_peers().into_keys().collect();
+        let missing: Vec<&String> = expected
+            .iter()
+            .filter(|p| !configured.contains(p))
+            .collect();
+        if !missing.is_empty() {
+            problems.push(finding(
+                c,
+                "peers",
+                format!(
+                    "not connected to {}",
+                    missing
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "run `kubectl mesh connect`",
+            ));
+        } else if let Ok(pending) = changes(mesh, c, l)
+            && !pending.is_empty()
+        {
+            let what: Vec<String> = pending
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{} {}",
+                        o["kind"].as_str().unwrap_or("?"),
+                        o["metadata"]["name"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect();
+            problems.push(finding(
+                c,
+                "peers",
+                format!(
+                    "peer configuration differs from the mesh file in {}",
+                    what.join(", ")
+                ),
+                "run `kubectl mesh connect`",
+            ));
+        }
+        problems.extend(drift(mesh, c, l, &ok));
+        let ca_ok = !shared
+            .iter()
+            .any(|f| f.cluster == c.name && f.check == "ca");
+        problems.extend(shared.iter().filter(|f| f.cluster == c.name).cloned());
+        clusters.push(ClusterStatus {
+            cluster: c.name.clone(),
+            context: c.context.clone(),
+            reachable: true,
+            cilium_version: l.cilium_version().map(|(a, b)| format!("{a}.{b}")),
+            agents: agents.map(|(ready, desired)| Ready { ready, desired }),
+            apiserver: apiserver.map(|(ready, desired)| Ready { ready, desired }),
+            identity: identity_ok,
+            peers: Peers {
+                expected,
+                unknown: unknown_peers(mesh, l),
+                configured,
+            },
+            ca: ca_ok,
+            healthy: problems.is_empty(),
+            problems,
+        });
+    }
+    Report {
+        healthy: clusters.iter().all(|c| c.healthy),
+        clusters,
+    }
+}
+
+/// Host aliases of `c` for a peer that point at addresses the peer no longer answers on.
+fn drift(
+    mesh: &Mesh,
+    c: &crate::mesh::Cluster,
+    l: &Live,
+    ok: &[(&crate::mesh::Cluster, &Live)],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (peer, ips) in l.peer_host_aliases() {
+        let Some((p, pl)) = ok.iter().find(|(p, _)| p.name == peer) else {
+            continue;
+        };
+        let Ok(current) = pl.discover_endpoint(true) else {
+            continue;
+        };
+        if current.ips.is_empty() {
+            continue;
+        }
+        let current: BTreeSet<&String> = current.ips.iter().collect();
+        let stale: Vec<&String> = ips.iter().filter(|ip| !current.contains(ip)).collect();
+        let fresh: Vec<&&String> = current.iter().filter(|ip| !ips.contains(ip)).collect();
+        if stale.is_empty() && fresh.is_empty() {
+            continue;
+        }
+        let mut message = format!("host aliases for {}.{}", p.name, state::MESH_DOMAIN);
+        if !stale.is_empty() {
+            message.push_str(&format!(
+                " point at {} ({} no longer answers there)",
+                join(&stale),
+                p.name
+            ));
+        }
+        if !fresh.is_empty() {
+            message.push_str(&format!(
+                " miss {} (new Ready nodes of {})",
+                join(&fresh),
+                p.name
+            ));
+        }
+        let recorded = mesh
+            .cluster(&p.name)
+            .ok()
+            .and_then(|p| p.clustermesh.as_ref());
+        let hint = if recorded.is_some() {
+            format!(
+                "run `kubectl mesh connect --rediscover` to record {}'s current addresses and apply them",
+                p.name
+            )
+        } else {
+            "run `kubectl mesh connect`".into()
+        };
+        out.push(finding(c, "host-aliases", message, &hint));
+    }
+    out
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn finding(c: &crate::mesh::Cluster, check: &'static str, message: String, hint: &str) -> Finding {
+    Finding {
+        cluster: c.name.clone(),
+        check,
+        message,
+        hint: hint.to_string(),
+    }
+}
+
+/// The report as a `kubectl get`-style table, then the problems with their fixes.
+pub fn table(report: &Report) -> String {
+    let ready = |r: &Option<Ready>| {
+        r.as_ref()
+            .map_or("-".to_string(), |r| format!("{}/{}", r.ready, r.desired))
+    };
+    let yes = |b: bool| if b { "ok" } else { "NO" };
+    let mut rows = vec![
+        [
+            "CLUSTER",
+            "CONTEXT",
+            "CILIUM",
+            "AGENTS",
+            "APISERVER",
+            "IDENTITY",
+            "PEERS",
+            "CA",
+            "HEALTHY",
+        ]
+        .map(str::to_string),
+    ];
+    for c in &report.clusters {
+        if !c.reachable {
+            rows.push([
+                c.cluster.clone(),
+                c.context.clone(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "unreachable".into(),
+            ]);
+            continue;
+        }
+        let connected = c
+            .peers
+            .expected
+            .iter()
+            .filter(|p| c.peers.configured.contains(p))
+            .count();
+        rows.push([
+            c.cluster.clone(),
+            c.context.clone(),
+            c.cilium_version.clone().unwrap_or_else(|| "?".into()),
+            ready(&c.agents),
+            ready(&c.apiserver),
+            yes(c.identity).into(),
+            format!("{connected}/{}", c.peers.expected.len()),
+            yes(c.ca).into(),
+            if c.healthy { "yes" } else { "no" }.into(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..9)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(s, w)| format!("{s:<w$}"))
+            .collect();
+        out.push_str(line.join("   ").trim_end());
+        out.push('\n');
+    }
+    let problems: Vec<&Finding> = report.clusters.iter().flat_map(|c| &c.problems).collect();
+    if !problems.is_empty() {
+        out.push_str("\nProblems:\n");
+        for p in problems {
+            out.push_str(&format!("  ✗ {p}\n"));
+        }
+    }
+    out
+}

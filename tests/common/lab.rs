@@ -1,0 +1,280 @@
+//! A mesh lab for the live commands: one in-memory API server per cluster, seeded with the
+//! Cilium chart as `kubectl mesh render` makes it for that cluster (the real chart output from
+//! ../shared), plus Ready nodes, kubeadm's ClusterConfiguration and ready workloads; one
+//! kubeconfig with a context per cluster.
+
+use std::path::{Path, PathBuf};
+
+use mesh_test_apiserver::{ApiServer, write_kubeconfig};
+use serde_json::{Value, json};
+
+/// One cluster of a lab.
+#[derive(Clone)]
+pub struct Spec {
+    pub name: &'static str,
+    pub id: u32,
+    pub pod_cidr: &'static str,
+    pub service_cidr: &'static str,
+    pub node_ips: Vec<&'static str>,
+    /// The clustermesh-apiserver NodePort (the chart default is 32379).
+    pub node_port: u16,
+    /// Cilium image tag, e.g. `v1.17.6`.
+    pub version: &'static str,
+    pub kube_proxy_replacement: bool,
+}
+
+impl Spec {
+    pub fn new(name: &'static str, id: u32, node_port: u16) -> Spec {
+        let (pod, svc, ips) = match id {
+            1 => (
+                "10.0.0.0/16",
+                "10.2.0.0/16",
+                vec!["172.18.0.2", "172.18.0.3"],
+            ),
+            2 => (
+                "10.1.0.0/16",
+                "10.3.0.0/16",
+                vec!["172.18.0.4", "172.18.0.5"],
+            ),
+            _ => (
+                "10.4.0.0/16",
+                "10.5.0.0/16",
+                vec!["172.18.0.6", "172.18.0.7"],
+            ),
+        };
+        Spec {
+            name,
+            id,
+            pod_cidr: pod,
+            service_cidr: svc,
+            node_ips: ips,
+            node_port,
+            version: "v1.17.6",
+            kube_proxy_replacement: true,
+        }
+    }
+}
+
+pub struct Lab {
+    pub dir: tempfile::TempDir,
+    pub servers: Vec<ApiServer>,
+    pub specs: Vec<Spec>,
+}
+
+impl Lab {
+    /// `None` (after a visible skip message) when ../shared is absent.
+    pub fn start(specs: &[Spec]) -> Option<Lab> {
+        let Some(shared) = super::shared() else {
+            super::skip("../shared is absent: no chart stream to seed the clusters with");
+            return None;
+        };
+        let base = shared.join("fixtures/cilium/hubble-clustermesh-1.17.6/base.yaml");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let render_mesh = dir.path().join("render-mesh.yaml");
+        std::fs::write(&render_mesh, mesh_yaml(specs, true)).unwrap();
+        std::fs::write(dir.path().join("mesh.yaml"), mesh_yaml(specs, false)).unwrap();
+        let mut servers = Vec::new();
+        for spec in specs {
+            let out = super::kubectl_mesh(dir.path())
+                .args(["render", "--mesh"])
+                .arg(&render_mesh)
+                .args(["--cluster", spec.name])
+                .pipe_stdin(&base)
+                .unwrap()
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let mut stream = String::from_utf8(out.stdout).unwrap();
+            stream = stream.replace("cilium:v1.17.6@", &format!("cilium:{}@", spec.version));
+            if !spec.kube_proxy_replacement {
+                stream = stream.replace(
+                    "kube-proxy-replacement: \"true\"",
+                    "kube-proxy-replacement: \"false\"",
+                );
+            }
+            let server = ApiServer::start_with(&stream);
+            server.seed_yaml(&extras(spec));
+            mark_ready(&server);
+            servers.push(server);
+        }
+        let lab = Lab {
+            dir,
+            servers,
+            specs: specs.to_vec(),
+        };
+        lab.write_kubeconfig(&[]);
+        Some(lab)
+    }
+
+    /// Rewrites the kubeconfig; `overrides` point some contexts at other URLs (dead or hung).
+    pub fn write_kubeconfig(&self, overrides: &[(&str, String)]) {
+        let contexts: Vec<(String, String)> = self
+            .specs
+            .iter()
+            .zip(&self.servers)
+            .map(|(s, srv)| {
+                let ctx = format!("kind-{}", s.name);
+                let url = overrides
+                    .iter()
+                    .find(|(n, _)| *n == s.name)
+                    .map_or(srv.url(), |(_, u)| u.clone());
+                (ctx, url)
+            })
+            .collect();
+        let refs: Vec<(&str, &str)> = contexts
+            .iter()
+            .map(|(c, u)| (c.as_str(), u.as_str()))
+            .collect();
+        write_kubeconfig(&self.dir.path().join("kubeconfig"), &refs, None);
+    }
+
+    pub fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn mesh(&self) -> PathBuf {
+        self.dir.path().join("mesh.yaml")
+    }
+
+    pub fn server(&self, name: &str) -> &ApiServer {
+        let i = self
+            .specs
+            .iter()
+            .position(|s| s.name == name)
+            .expect("cluster in lab");
+        &self.servers[i]
+    }
+
+    /// `kubectl-mesh` in this lab's hermetic environment, run from the lab directory.
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut cmd = super::kubectl_mesh(self.home());
+        cmd.current_dir(self.home());
+        cmd
+    }
+
+    pub fn get(&self, cluster: &str, kind: &str, name: &str) -> Option<Value> {
+        let api = match kind {
+            "DaemonSet" | "Deployment" => "apps/v1",
+            _ => "v1",
+        };
+        self.server(cluster)
+            .get(api, kind, Some("kube-system"), name)
+    }
+
+    /// A Secret's keys with their decoded text.
+    pub fn secret(&self, cluster: &str, name: &str) -> Option<Vec<(String, String)>> {
+        use base64::Engine;
+        let s = self.get(cluster, "Secret", name)?;
+        Some(
+            s["data"]
+                .as_object()?
+                .iter()
+                .map(|(k, v)| {
+                    let text = base64::engine::general_purpose::STANDARD
+                        .decode(v.as_str().unwrap_or_default())
+                        .unwrap_or_default();
+                    (k.clone(), String::from_utf8_lossy(&text).into_owned())
+                })
+                .collect(),
+        )
+    }
+
+    /// The agents' host aliases as (ip, hostname) pairs.
+    pub fn host_aliases(&self, cluster: &str) -> Vec<(String, String)> {
+        let ds = self.get(cluster, "DaemonSet", "cilium").unwrap();
+        ds["spec"]["template"]["spec"]["hostAliases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| {
+                let ip = a["ip"].as_str().unwrap_or_default().to_string();
+                a["hostnames"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(move |h| (ip.clone(), h.as_str().unwrap_or_default().to_string()))
+            })
+            .collect()
+    }
+
+    pub fn total_writes(&self) -> u64 {
+        self.servers.iter().map(|s| s.write_count()).sum()
+    }
+}
+
+/// The mesh file a user would write by hand (`with_ports`: the one render used to install).
+pub fn mesh_yaml(specs: &[Spec], with_ports: bool) -> String {
+    let mut s = String::from(
+        "# The lab's mesh.\napiVersion: kubectl-mesh/v1alpha1\nkind: Mesh\nroutingMode: native\nclusters:\n",
+    );
+    for spec in specs {
+        s.push_str(&format!(
+            "- name: {}   # {} cluster\n  id: {}\n  context: kind-{}\n  podCIDR: {}\n  serviceCIDR: {}\n",
+            spec.name, spec.name, spec.id, spec.name, spec.pod_cidr, spec.service_cidr
+        ));
+        if with_ports {
+            s.push_str(&format!("  apiserverNodePort: {}\n", spec.node_port));
+        }
+    }
+    s
+}
+
+/// Nodes and kubeadm's ClusterConfiguration, as kind makes them.
+fn extras(spec: &Spec) -> String {
+    let mut docs = Vec::new();
+    for (i, ip) in spec.node_ips.iter().enumerate() {
+        let name = if i == 0 {
+            format!("{}-control-plane", spec.name)
+        } else {
+            format!(
+                "{}-worker{}",
+                spec.name,
+                if i == 1 { String::new() } else { i.to_string() }
+            )
+        };
+        let third: u32 = i as u32;
+        let node_cidr = spec.pod_cidr.replace(".0.0/16", &format!(".{third}.0/24"));
+        docs.push(json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "spec": {"podCIDR": node_cidr, "podCIDRs": [node_cidr]},
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+            },
+        }));
+    }
+    let kubeadm = format!(
+        "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nclusterName: {}\nnetworking:\n  dnsDomain: cluster.local\n  podSubnet: {}\n  serviceSubnet: {}\n",
+        spec.name, spec.pod_cidr, spec.service_cidr
+    );
+    docs.push(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
+        "data": {"ClusterConfiguration": kubeadm},
+    }));
+    docs.iter().map(|d| format!("---\n{d}\n")).collect()
+}
+
+/// Gives the agents and the clustermesh-apiserver the status of a healthy cluster.
+fn mark_ready(server: &ApiServer) {
+    let nodes = server.list("v1", "Node", None).len() as i64;
+    if let Some(mut ds) = server.get("apps/v1", "DaemonSet", Some("kube-system"), "cilium") {
+        ds["status"] = json!({"desiredNumberScheduled": nodes, "numberReady": nodes,
+            "currentNumberScheduled": nodes, "numberAvailable": nodes, "updatedNumberScheduled": nodes});
+        server.seed_yaml(&ds.to_string());
+    }
+    if let Some(mut d) = server.get(
+        "apps/v1",
+        "Deployment",
+        Some("kube-system"),
+        "clustermesh-apiserver",
+    ) {
+        d["status"] = json!({"replicas": 1, "readyReplicas": 1, "availableReplicas": 1});
+        server.seed_yaml(&d.to_string());
+    }
+}
