@@ -103,3 +103,441 @@ fn connect_status_disconnect_two_clusters() {
     assert!(!mesh.contains("32380"), "{mesh}");
     assert!(mesh.contains("# east cluster"), "{mesh}");
 }
+
+#[test]
+fn dry_run_prints_the_objects_and_changes_nothing() {
+    let Some(lab) = Lab::start(&two()) else {
+        return;
+    };
+    let before = std::fs::read_to_string(lab.mesh()).unwrap();
+    let out = lab.cmd().args(["connect", "--dry-run"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("# cluster west (context kind-west)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kind: Secret") && text.contains("name: cilium-clustermesh"),
+        "{text}"
+    );
+    assert!(text.contains("east.mesh.cilium.io"), "{text}");
+    assert!(
+        text.contains("clustermesh: {port: 32380, ips: [172.18.0.4, 172.18.0.5]}"),
+        "{text}"
+    );
+    assert_eq!(lab.total_writes(), 0);
+    assert_eq!(std::fs::read_to_string(lab.mesh()).unwrap(), before);
+
+    lab.cmd().arg("connect").assert().success();
+    let (writes, mesh) = (
+        lab.total_writes(),
+        std::fs::read_to_string(lab.mesh()).unwrap(),
+    );
+    let out = lab
+        .cmd()
+        .args(["disconnect", "east", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("would drop the endpoint of east"));
+    assert_eq!(lab.total_writes(), writes);
+    assert_eq!(std::fs::read_to_string(lab.mesh()).unwrap(), mesh);
+}
+
+#[test]
+fn interrupted_connect_converges_and_keeps_unknown_peers() {
+    let Some(lab) = Lab::start(&two()) else {
+        return;
+    };
+    // A peer the user added by hand, unknown to the mesh file: never dropped.
+    let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "cilium-clustermesh", "namespace": "kube-system"},
+        "data": {"north": "ZW5kcG9pbnRzOgotIGh0dHBzOi8vbm9ydGgubWVzaC5jaWxpdW0uaW86MjM3OQo="}});
+    lab.server("west").seed_yaml(&secret.to_string());
+    lab.server("east").fail_next_writes(1, 500);
+    let out = lab.cmd().arg("connect").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("east: failed"), "{stdout}");
+    assert!(stdout.contains("west: keeps peer \"north\""), "{stdout}");
+    // A conflict on the rerun is retried on a fresh read.
+    lab.server("east").fail_next_writes(1, 409);
+    lab.cmd().arg("connect").assert().success();
+    let west = lab.secret("west", "cilium-clustermesh").unwrap();
+    let keys: Vec<&str> = west.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["north", "east"]);
+    assert_eq!(
+        lab.secret("east", "cilium-clustermesh").unwrap()[0].0,
+        "west"
+    );
+    let report = json_out(&lab.cmd().args(["status", "-o", "json"]).output().unwrap());
+    assert_eq!(
+        report["clusters"][0]["peers"]["unknown"],
+        serde_json::json!(["north"])
+    );
+    // Disconnecting east leaves the user's peer alone.
+    lab.cmd().args(["disconnect", "east"]).assert().success();
+    let west = lab.secret("west", "cilium-clustermesh").unwrap();
+    assert_eq!(west.len(), 1);
+    assert_eq!(west[0].0, "north");
+}
+
+#[test]
+fn unreachable_and_hung_clusters_fail_within_the_timeout() {
+    let specs = vec![
+        Spec::new("west", 1, 32379),
+        Spec::new("east", 2, 32380),
+        Spec::new("north", 3, 32381),
+    ];
+    let Some(lab) = Lab::start(&specs) else {
+        return;
+    };
+    // east: nothing listens; north: accepts and never answers.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    lab.write_kubeconfig(&[("east", dead_url)]);
+    lab.server("north").set_hang(true);
+    let started = std::time::Instant::now();
+    let out = lab
+        .cmd()
+        .args(["status", "-o", "json", "--request-timeout", "1s"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_out(&out);
+    let reachable: Vec<bool> = report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["reachable"].as_bool().unwrap())
+        .collect();
+    assert_eq!(reachable, [true, false, false], "{report:#}");
+    assert_eq!(report["clusters"][0]["agents"]["ready"], 2);
+    // Bounded by the request timeout, not by the hang (generous bound for slow CI machines).
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    lab.server("north").set_hang(false);
+}
+
+#[test]
+fn three_clusters_through_kubectl_plugin_discovery() {
+    let Some(kubectl) = which::which("kubectl").ok() else {
+        common::skip("kubectl is not installed");
+        return;
+    };
+    let specs = vec![
+        Spec::new("west", 1, 32379),
+        Spec::new("east", 2, 32380),
+        Spec::new("north", 3, 32381),
+    ];
+    let Some(lab) = Lab::start(&specs) else {
+        return;
+    };
+    let bin = assert_cmd::cargo::cargo_bin("kubectl-mesh");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let kubectl_mesh = |args: &[&str]| {
+        std::process::Command::new(&kubectl)
+            .arg("mesh")
+            .args(args)
+            .current_dir(lab.home())
+            .env_clear()
+            .env("HOME", lab.home())
+            .env("PATH", &path)
+            .env("KUBECONFIG", lab.home().join("kubeconfig"))
+            .output()
+            .unwrap()
+    };
+    let out = kubectl_mesh(&["connect"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (cluster, peers) in [
+        ("west", ["east", "north"]),
+        ("east", ["north", "west"]),
+        ("north", ["east", "west"]),
+    ] {
+        let mut keys: Vec<String> = lab
+            .secret(cluster, "cilium-clustermesh")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        keys.sort();
+        assert_eq!(keys, peers);
+        assert_eq!(lab.host_aliases(cluster).len(), 4);
+    }
+    let out = kubectl_mesh(&["status"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}");
+    assert!(table.starts_with("CLUSTER"), "{table}");
+    assert!(table.contains("2/2"), "{table}");
+}
+
+#[test]
+fn preflight_reports_every_problem_and_ca_sync_fixes_the_ca() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let Some(lab) = Lab::start(&two()) else {
+        return;
+    };
+    // east: a different CA, and an id that is not the mesh file's.
+    let ca = shared.join("fixtures/cilium/shared-ca-1.17.6");
+    let (crt, key) = (
+        std::fs::read(ca.join("ca.crt")).unwrap(),
+        std::fs::read(ca.join("ca.key")).unwrap(),
+    );
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut east_ca = lab.get("east", "Secret", "cilium-ca").unwrap();
+    east_ca["data"]["ca.crt"] = b64(&crt).into();
+    east_ca["data"]["ca.key"] = b64(&key).into();
+    lab.server("east").seed_yaml(&east_ca.to_string());
+    let mut config = lab.get("east", "ConfigMap", "cilium-config").unwrap();
+    config["data"]["cluster-id"] = "7".into();
+    lab.server("east").seed_yaml(&config.to_string());
+
+    let out = lab.cmd().arg("connect").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 problem(s)"), "{err}");
+    assert!(
+        err.contains("cluster-id is \"7\" (mesh file: 2)") && err.contains("helm upgrade cilium"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cilium-ca differs from cluster west's")
+            && err.contains("kubectl mesh ca sync"),
+        "{err}"
+    );
+    assert_eq!(lab.total_writes(), 0);
+
+    // ca sync: dry-run hides key material; the real run makes east's CA west's.
+    let out = lab
+        .cmd()
+        .args(["ca", "sync", "--from", "west", "--dry-run"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("<hidden: pass --show-secrets>") && !text.contains("LS0t"),
+        "{text}"
+    );
+    assert_eq!(lab.total_writes(), 0);
+    let out = lab
+        .cmd()
+        .args(["ca", "sync", "--from", "west", "--write-files", "ca"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("east: wrote Secret cilium-ca"), "{text}");
+    assert!(
+        text.contains("west: cilium-ca already the mesh CA"),
+        "{text}"
+    );
+    assert_eq!(
+        lab.get("east", "Secret", "cilium-ca").unwrap()["data"],
+        lab.get("west", "Secret", "cilium-ca").unwrap()["data"]
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(lab.home().join("ca/ca.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let mesh = std::fs::read_to_string(lab.mesh()).unwrap();
+    assert!(
+        mesh.contains("ca: {cert: \"ca/ca.crt\", key: \"ca/ca.key\"}"),
+        "{mesh}"
+    );
+    // Only the identity is left, with the command that fixes it.
+    let out = lab.cmd().arg("connect").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 problem(s)") && err.contains("cluster-id"),
+        "{err}"
+    );
+}
+
+#[test]
+fn init_writes_a_mesh_file_from_the_clusters() {
+    let Some(lab) = Lab::start(&two()) else {
+        return;
+    };
+    let out = lab
+        .cmd()
+        .args([
+            "init",
+            "--context",
+            "kind-west",
+            "--context",
+            "kind-east",
+            "-f",
+            "new.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(lab.home().join("new.yaml")).unwrap();
+    let mesh: Value =
+        serde_json::to_value(serde_saphyr::from_str::<serde_json::Value>(&text).unwrap()).unwrap();
+    assert_eq!(mesh["routingMode"], "native");
+    assert_eq!(mesh["clusters"][0]["name"], "west");
+    assert_eq!(mesh["clusters"][1]["id"], 2);
+    assert_eq!(mesh["clusters"][1]["podCIDR"], "10.1.0.0/16");
+    assert_eq!(mesh["clusters"][0]["serviceCIDR"], "10.2.0.0/16");
+    lab.cmd()
+        .args(["validate", "--mesh", "new.yaml"])
+        .assert()
+        .success();
+    // An existing file is not replaced without --force.
+    lab.cmd()
+        .args(["init", "--context", "kind-west", "-f", "new.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--force"));
+}
+
+#[test]
+fn render_with_the_recorded_peers_matches_what_connect_wrote() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let Some(lab) = Lab::start(&two()) else {
+        return;
+    };
+    lab.cmd().arg("connect").assert().success();
+    // The next `helm upgrade` with the post-renderer renders the same peers.
+    let base = shared.join("fixtures/cilium/hubble-clustermesh-1.17.6/base.yaml");
+    let out = lab
+        .cmd()
+        .args(["render", "--cluster", "west", "--mesh", "mesh.yaml"])
+        .pipe_stdin(base)
+        .unwrap()
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stream = String::from_utf8(out.stdout).unwrap();
+    let doc = stream
+        .split("\n---")
+        .find(|d| d.contains("\nkind: Secret\n") && d.contains("  name: cilium-clustermesh\n"))
+        .expect("render adds Secret cilium-clustermesh");
+    let rendered: Value = serde_saphyr::from_str(doc.trim_start_matches("---")).unwrap();
+    let live = lab.get("west", "Secret", "cilium-clustermesh").unwrap();
+    assert_eq!(rendered["data"], live["data"]);
+}
+
+fn trap(version: &'static str, kpr: bool) -> Vec<Spec> {
+    let mut specs = vec![Spec::new("west", 1, 32379), Spec::new("east", 2, 32379)];
+    for s in &mut specs {
+        s.version = version;
+        s.kube_proxy_replacement = kpr;
+    }
+    specs
+}
+
+fn collisions(report: &Value) -> usize {
+    report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["problems"].as_array().unwrap())
+        .filter(|p| p["check"] == "nodeport-collision")
+        .count()
+}
+
+#[test]
+fn nodeport_trap_is_caught_by_connect_status_and_init() {
+    let Some(lab) = Lab::start(&trap("v1.17.6", true)) else {
+        return;
+    };
+    let out = lab.cmd().arg("connect").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("connect says:\n{err}");
+    assert!(
+        err.contains("clusters west, east all expose the clustermesh-apiserver on NodePort 32379"),
+        "{err}"
+    );
+    assert!(
+        err.contains("#24692")
+            && err.contains("apiserverNodePort")
+            && err.contains("west: 32379, east: 32380"),
+        "{err}"
+    );
+    assert_eq!(lab.total_writes(), 0);
+
+    let out = lab.cmd().args(["status", "-o", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(collisions(&json_out(&out)), 2);
+    let out = lab.cmd().arg("status").output().unwrap();
+    eprintln!("status says:\n{}", String::from_utf8_lossy(&out.stdout));
+
+    let out = lab
+        .cmd()
+        .args(["init", "--context", "kind-west", "--context", "kind-east"])
+        .output()
+        .unwrap();
+    let (mesh, notes) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    eprintln!("init says:\n{notes}");
+    assert!(
+        notes.contains("wrote distinct apiserverNodePort values (west: 32379, east: 32380)"),
+        "{notes}"
+    );
+    assert!(
+        mesh.contains("apiserverNodePort: 32379") && mesh.contains("apiserverNodePort: 32380"),
+        "{mesh}"
+    );
+}
+
+#[test]
+fn nodeport_trap_needs_same_port_kpr_and_cilium_before_1_19() {
+    for (specs, why) in [
+        (two(), "distinct ports"),
+        (trap("v1.19.6", true), "Cilium 1.19"),
+        (trap("v1.17.6", false), "no kube-proxy replacement"),
+    ] {
+        let Some(lab) = Lab::start(&specs) else {
+            return;
+        };
+        let out = lab.cmd().args(["status", "-o", "json"]).output().unwrap();
+        assert_eq!(collisions(&json_out(&out)), 0, "{why}");
+        let out = lab.cmd().arg("connect").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{why}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = lab.cmd().args(["status", "-o", "json"]).output().unwrap();
+        assert_eq!(json_out(&out)["healthy"], true, "{why}");
+    }
+}

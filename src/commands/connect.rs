@@ -47,8 +47,8 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
             "connect refused: {} problem(s), nothing was changed:",
             findings.len()
         );
-        for f in &findings {
-            eprintln!("  {f}");
+        for line in grouped(&findings) {
+            eprintln!("  {line}");
         }
         return Ok(ExitCode::from(EXIT_PROBLEMS));
     }
@@ -237,4 +237,29 @@ fn describe(v: &Value) -> String {
     let kind = v["kind"].as_str().unwrap_or("object");
     let name = v["metadata"]["name"].as_str().unwrap_or("?");
     format!("{kind} {name}")
+}
+
+/// Findings as lines, one per problem: the same problem in several clusters (a NodePort
+/// collision, say) is said once, naming them all.
+pub fn grouped(findings: &[Finding]) -> Vec<String> {
+    let mut groups: Vec<(Vec<&str>, &Finding)> = Vec::new();
+    for f in findings {
+        match groups
+            .iter_mut()
+            .find(|(_, g)| g.message == f.message && g.hint == f.hint)
+        {
+            Some((clusters, _)) => clusters.push(&f.cluster),
+            None => groups.push((vec![&f.cluster], f)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(clusters, f)| {
+            let mut line = format!("{}: {}", clusters.join(", "), f.message);
+            if !f.hint.is_empty() {
+                line.push_str(&format!("\n    → {}", f.hint));
+            }
+            line
+        })
+        .collect()
 }

@@ -439,8 +439,9 @@ pub fn table(report: &Report) -> String {
     let problems: Vec<&Finding> = report.clusters.iter().flat_map(|c| &c.problems).collect();
     if !problems.is_empty() {
         out.push_str("\nProblems:\n");
-        for p in problems {
-            out.push_str(&format!("  ✗ {p}\n"));
+        let problems: Vec<Finding> = problems.into_iter().cloned().collect();
+        for line in super::connect::grouped(&problems) {
+            out.push_str(&format!("  ✗ {line}\n"));
         }
     }
     out

@@ -121,7 +121,7 @@ pub fn propose(clusters: &[(&str, &Live)], namespace: Option<&str>) -> Proposal 
             }
         }
         notes.push(format!(
-            "{} (cilium/cilium#24692): wrote distinct apiserverNodePort values ({}); `helm upgrade` each cluster with the post-renderer to apply them",
+            "{}; wrote distinct apiserverNodePort values ({}): `helm upgrade` each cluster with the post-renderer to apply them",
             first.message,
             ports.iter().map(|(n, p)| format!("{n}: {p}")).collect::<Vec<_>>().join(", ")
         ));

@@ -216,7 +216,7 @@ pub fn mesh_yaml(specs: &[Spec], with_ports: bool) -> String {
             "- name: {}   # {} cluster\n  id: {}\n  context: kind-{}\n  podCIDR: {}\n  serviceCIDR: {}\n",
             spec.name, spec.name, spec.id, spec.name, spec.pod_cidr, spec.service_cidr
         ));
-        if with_ports {
+        if with_ports && spec.node_port != 32379 {
             s.push_str(&format!("  apiserverNodePort: {}\n", spec.node_port));
         }
     }
