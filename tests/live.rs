@@ -541,3 +541,66 @@ fn nodeport_trap_needs_same_port_kpr_and_cilium_before_1_19() {
         assert_eq!(json_out(&out)["healthy"], true, "{why}");
     }
 }
+
+#[test]
+fn status_wait_returns_when_healthy_or_at_the_timeout() {
+    let Some(lab) = Lab::start(&two()) else {
+        return;
+    };
+    lab.cmd().arg("connect").assert().success();
+    lab.cmd()
+        .args(["status", "--wait", "--timeout", "30s"])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("yes"));
+    // One agent of east not ready: --wait gives up at the timeout and says what is missing.
+    let mut ds = lab.get("east", "DaemonSet", "cilium").unwrap();
+    ds["status"]["numberReady"] = 1.into();
+    lab.server("east").seed_yaml(&ds.to_string());
+    lab.cmd()
+        .args(["status", "--wait", "--timeout", "1s"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("timed out")
+                .and(predicate::str::contains("east: 1/2 Cilium agents ready")),
+        );
+}
+
+#[test]
+fn host_alias_drift_is_reported_after_a_node_goes() {
+    let Some(lab) = Lab::start(&two()) else {
+        return;
+    };
+    lab.cmd().arg("connect").assert().success();
+    // east loses a node: west's aliases still point at it.
+    assert!(lab.server("east").delete("v1", "Node", None, "east-worker"));
+    let out = lab.cmd().args(["status", "-o", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_out(&out);
+    let problem = report["clusters"][0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["check"] == "host-aliases")
+        .cloned()
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert!(
+        problem["message"].as_str().unwrap().contains("172.18.0.5"),
+        "{problem}"
+    );
+    // Rediscovering records east's remaining node and heals the mesh.
+    lab.cmd()
+        .args(["connect", "--rediscover"])
+        .assert()
+        .success();
+    assert_eq!(lab.host_aliases("west").len(), 1);
+    assert!(
+        std::fs::read_to_string(lab.mesh())
+            .unwrap()
+            .contains("ips: [172.18.0.4]")
+    );
+    let report = json_out(&lab.cmd().args(["status", "-o", "json"]).output().unwrap());
+    assert_eq!(report["healthy"], true, "{report:#}");
+}
