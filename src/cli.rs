@@ -37,6 +37,13 @@ pub enum Command {
     Disconnect(DisconnectArgs),
     /// Health of the mesh, per cluster: agents, apiserver, identity, peers, host aliases, CA.
     Status(StatusArgs),
+    /// Annotate a Service (or a namespace) the same way in every cluster of the mesh, after
+    /// checking that the clusters agree on it.
+    #[command(subcommand)]
+    Annotate(AnnotateCommand),
+    /// Global Services across the mesh: per cluster their annotations, ports, ready backends and
+    /// the clusters whose backends each cluster will use.
+    Services(ServicesArgs),
     /// Print a shell completion script.
     Completion(CompletionArgs),
 }
@@ -154,6 +161,138 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<Output>,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnnotateCommand {
+    /// Make a Service global (or change how it is shared) in every cluster of the mesh.
+    ///
+    /// Checks every cluster first and changes nothing anywhere when a check fails: the Service
+    /// exists everywhere, its ports (name, port, protocol) are the same, its namespace is global,
+    /// and no annotation would change value without --overwrite. Touches no other annotation.
+    #[command(
+        after_help = "Examples:\n  kubectl mesh annotate service webpod -n default --global\n  kubectl mesh annotate service webpod -n default --affinity local\n  kubectl mesh annotate service webpod -n default --shared=false --clusters west\n  kubectl mesh annotate service webpod -n default --global=false"
+    )]
+    Service(AnnotateServiceArgs),
+    /// Make a namespace global (`clustermesh.cilium.io/global`, Cilium 1.20+) in every cluster.
+    ///
+    /// Needed where Cilium runs with `clustermesh.defaultGlobalNamespace=false`: only Services
+    /// in a global namespace can be global.
+    Namespace(AnnotateNamespaceArgs),
+}
+
+/// Which Service annotation `--remove` drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServiceKey {
+    Global,
+    Shared,
+    Affinity,
+}
+
+/// `service.cilium.io/affinity`: which backends a global Service prefers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AffinityArg {
+    /// Local backends; remote ones only when no local backend is ready.
+    Local,
+    /// Remote backends; local ones only when no remote backend is ready.
+    Remote,
+    /// All backends alike (the same as no affinity).
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct AnnotateServiceArgs {
+    /// The Service.
+    pub name: String,
+    /// The Service's namespace.
+    #[arg(long, short = 'n', default_value = "default")]
+    pub namespace: String,
+    /// `--global` makes the Service global (`service.cilium.io/global: "true"`); `--global=false`
+    /// removes that annotation (and its legacy alias), making it local again.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub global: Option<bool>,
+    /// Which backends the Service prefers (`service.cilium.io/affinity`).
+    #[arg(long, value_enum)]
+    pub affinity: Option<AffinityArg>,
+    /// `--shared=false` keeps this cluster's backends to itself (`service.cilium.io/shared`);
+    /// `--shared` shares them (the default of a global Service).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub shared: Option<bool>,
+    /// Remove these annotations (and their legacy `io.cilium/…` aliases): global, shared, affinity.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub remove: Vec<ServiceKey>,
+    /// Only these clusters of the mesh (default: all of them).
+    #[arg(long, value_delimiter = ',', value_name = "CLUSTER,...")]
+    pub clusters: Vec<String>,
+    /// Change an annotation that already has another value.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Skip the clusters where the Service does not exist instead of refusing.
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Annotate even though the ports differ between clusters or the namespace is not global.
+    #[arg(long)]
+    pub force: bool,
+    /// Move legacy `io.cilium/…` annotations to their `service.cilium.io/…` keys.
+    #[arg(long)]
+    pub migrate_legacy: bool,
+    /// Print, per cluster, the Service as it would be written, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub mesh: MeshArg,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AnnotateNamespaceArgs {
+    /// The namespace.
+    pub name: String,
+    /// `--global` sets `clustermesh.cilium.io/global: "true"`; `--global=false` sets "false"
+    /// (the namespace's resources then stay in their cluster).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", required = true)]
+    pub global: Option<bool>,
+    /// Only these clusters of the mesh (default: all of them).
+    #[arg(long, value_delimiter = ',', value_name = "CLUSTER,...")]
+    pub clusters: Vec<String>,
+    /// Change the annotation when it already has the other value.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Skip the clusters where the namespace does not exist instead of refusing.
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Print, per cluster, the namespace as it would be written, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub mesh: MeshArg,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    /// Only this Service (shown even where it is not global).
+    pub name: Option<String>,
+    /// The namespace to look in.
+    #[arg(
+        long,
+        short = 'n',
+        default_value = "default",
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: String,
+    /// Look in every namespace.
+    #[arg(long, short = 'A')]
+    pub all_namespaces: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
+    #[command(flatten)]
+    pub mesh: MeshArg,
     #[command(flatten)]
     pub kube: KubeArgs,
 }

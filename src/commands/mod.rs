@@ -1,11 +1,13 @@
 //! One module per subcommand; `run` dispatches.
 
+mod annotate;
 mod ca;
 mod completion;
 mod connect;
 mod disconnect;
 mod init;
 mod render;
+mod services;
 mod status;
 mod validate;
 
@@ -17,7 +19,7 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{AnnotateCommand, Cli, Command};
 use crate::live::{ClusterClient, KubeOptions};
 use crate::mesh::Mesh;
 use crate::mesh::state::Live;
@@ -37,6 +39,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Connect(args) => connect::run(args),
         Command::Disconnect(args) => disconnect::run(args),
         Command::Status(args) => status::run(args),
+        Command::Annotate(AnnotateCommand::Service(args)) => annotate::service(args),
+        Command::Annotate(AnnotateCommand::Namespace(args)) => annotate::namespace(args),
+        Command::Services(args) => services::run(args),
         Command::Completion(args) => completion::run(args),
     }
 }

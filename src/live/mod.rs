@@ -8,8 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
-use kube::api::{Api, DynamicObject, ListParams, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::ApiResource;
 use serde_json::Value;
@@ -36,6 +37,8 @@ pub enum Kind {
     Node,
     DaemonSet,
     Deployment,
+    Namespace,
+    EndpointSlice,
 }
 
 impl Kind {
@@ -47,6 +50,8 @@ impl Kind {
             Kind::Node => ApiResource::erase::<Node>(&()),
             Kind::DaemonSet => ApiResource::erase::<DaemonSet>(&()),
             Kind::Deployment => ApiResource::erase::<Deployment>(&()),
+            Kind::Namespace => ApiResource::erase::<Namespace>(&()),
+            Kind::EndpointSlice => ApiResource::erase::<EndpointSlice>(&()),
         }
     }
 
@@ -58,12 +63,14 @@ impl Kind {
             "Node" => Kind::Node,
             "DaemonSet" => Kind::DaemonSet,
             "Deployment" => Kind::Deployment,
+            "Namespace" => Kind::Namespace,
+            "EndpointSlice" => Kind::EndpointSlice,
             _ => return None,
         })
     }
 
     fn namespaced(self) -> bool {
-        self != Kind::Node
+        !matches!(self, Kind::Node | Kind::Namespace)
     }
 }
 
@@ -154,20 +161,30 @@ impl ClusterClient {
     /// Everything the mesh commands look at in this cluster, read concurrently.
     pub async fn read_live(&self) -> anyhow::Result<Live> {
         use Kind::*;
-        let (config, agents, apiserver, service, ca, remote_cert) = futures::try_join!(
-            self.get(ConfigMap, "cilium-config"),
-            self.get(DaemonSet, "cilium"),
-            self.get(Deployment, "clustermesh-apiserver"),
-            self.get(Service, "clustermesh-apiserver"),
-            self.get(Secret, "cilium-ca"),
-            self.get(Secret, "clustermesh-apiserver-remote-cert"),
-        )?;
-        let (clustermesh, kvstoremesh, remote_users, kubeadm, nodes) = futures::try_join!(
-            self.get(Secret, "cilium-clustermesh"),
-            self.get(Secret, "cilium-kvstoremesh"),
-            self.get(ConfigMap, "clustermesh-remote-users"),
-            self.get_in(ConfigMap, "kube-system", "kubeadm-config"),
-            self.list(Node),
+        // One round trip: every read at once.
+        let (
+            (config, agents, apiserver, service, ca, remote_cert),
+            (clustermesh, kvstoremesh, remote_users, kubeadm, nodes),
+        ) = futures::try_join!(
+            async {
+                futures::try_join!(
+                    self.get(ConfigMap, "cilium-config"),
+                    self.get(DaemonSet, "cilium"),
+                    self.get(Deployment, "clustermesh-apiserver"),
+                    self.get(Service, "clustermesh-apiserver"),
+                    self.get(Secret, "cilium-ca"),
+                    self.get(Secret, "clustermesh-apiserver-remote-cert"),
+                )
+            },
+            async {
+                futures::try_join!(
+                    self.get(Secret, "cilium-clustermesh"),
+                    self.get(Secret, "cilium-kvstoremesh"),
+                    self.get(ConfigMap, "clustermesh-remote-users"),
+                    self.get_in(ConfigMap, "kube-system", "kubeadm-config"),
+                    self.list(Node),
+                )
+            },
         )?;
         Ok(Live {
             config,
@@ -236,6 +253,87 @@ impl ClusterClient {
             "context {}: the objects kept changing under us ({ATTEMPTS} conflicts in a row); run the command again",
             self.context
         ))
+    }
+
+    /// `kind` in namespace `ns`, or in every namespace when `None` (cluster-scoped kinds ignore
+    /// `ns`).
+    fn api_in(&self, kind: Kind, ns: Option<&str>) -> Api<DynamicObject> {
+        let ar = kind.resource();
+        match ns {
+            Some(ns) if kind.namespaced() => Api::namespaced_with(self.client.clone(), ns, &ar),
+            _ => Api::all_with(self.client.clone(), &ar),
+        }
+    }
+
+    /// Objects of `kind` in namespace `ns` (every namespace when `None`) matching the label
+    /// selector `labels` (everything when `None`), each with its apiVersion and kind.
+    pub async fn list_in(
+        &self,
+        kind: Kind,
+        ns: Option<&str>,
+        labels: Option<&str>,
+    ) -> anyhow::Result<Vec<Value>> {
+        let mut params = ListParams::default();
+        if let Some(l) = labels {
+            params = params.labels(l);
+        }
+        let where_ = ns.map_or("every namespace".to_string(), |n| format!("namespace {n}"));
+        let list = self
+            .api_in(kind, ns)
+            .list(&params)
+            .await
+            .map_err(|e| self.error(e, &format!("list {kind:?} in {where_}")))?;
+        let ar = kind.resource();
+        list.items
+            .iter()
+            .map(|o| {
+                let mut v = to_value(o)?;
+                if v["apiVersion"].is_null() {
+                    v["apiVersion"] = Value::String(ar.api_version.clone());
+                    v["kind"] = Value::String(ar.kind.clone());
+                }
+                Ok(v)
+            })
+            .collect()
+    }
+
+    /// The object `ns/name` (`ns` ignored for cluster-scoped kinds), or `None` when it does not
+    /// exist.
+    pub async fn get_object(
+        &self,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+    ) -> anyhow::Result<Option<Value>> {
+        let found = self
+            .api_in(kind, Some(ns))
+            .get_opt(name)
+            .await
+            .map_err(|e| self.error(e, &format!("get {kind:?} {}", object_path(kind, ns, name))))?;
+        found.map(|o| to_value(&o)).transpose()
+    }
+
+    /// Applies a JSON merge patch (RFC 7386) to `ns/name`. A patch that carries
+    /// `metadata.resourceVersion` only applies to that version: `Conflict` otherwise.
+    pub async fn merge_patch(
+        &self,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, WriteError> {
+        let result = self
+            .api_in(kind, Some(ns))
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await;
+        match result {
+            Ok(o) => to_value(&o).map_err(WriteError::Other),
+            Err(kube::Error::Api(s)) if s.code == 409 => Err(WriteError::Conflict),
+            Err(e) => Err(WriteError::Other(self.error(
+                e,
+                &format!("patch {kind:?} {}", object_path(kind, ns, name)),
+            ))),
+        }
     }
 
     fn error(&self, e: kube::Error, what: &str) -> anyhow::Error {
@@ -317,6 +415,14 @@ fn describe(v: &Value) -> String {
     match v["metadata"]["namespace"].as_str() {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),
+    }
+}
+
+fn object_path(kind: Kind, ns: &str, name: &str) -> String {
+    if kind.namespaced() {
+        format!("{ns}/{name}")
+    } else {
+        name.to_string()
     }
 }
 

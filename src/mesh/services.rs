@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 pub const GLOBAL: &str = "service.cilium.io/global";
 pub const SHARED: &str = "service.cilium.io/shared";
@@ -11,8 +12,20 @@ pub const AFFINITY: &str = "service.cilium.io/affinity";
 pub const LEGACY_GLOBAL: &str = "io.cilium/global-service";
 pub const LEGACY_SHARED: &str = "io.cilium/shared-service";
 pub const LEGACY_AFFINITY: &str = "io.cilium/service-affinity";
-/// Namespace annotation that, when not "true", makes Cilium ignore `service.cilium.io/global`.
+/// Namespace annotation (Cilium 1.20+): "true" makes the namespace global, "false" local; without
+/// it the cluster's [`DEFAULT_GLOBAL_NAMESPACE`] decides. Cilium ignores `service.cilium.io/global`
+/// on a Service in a namespace that is not global.
 pub const GLOBAL_NAMESPACE: &str = "clustermesh.cilium.io/global";
+/// The `cilium-config` key of the chart value `clustermesh.defaultGlobalNamespace` (1.20+;
+/// absent or anything but "false" means every namespace is global by default).
+pub const DEFAULT_GLOBAL_NAMESPACE: &str = "clustermesh-default-global-namespace";
+/// The first Cilium release with global namespaces.
+pub const GLOBAL_NAMESPACES_SINCE: (u32, u32) = (1, 20);
+/// The first Cilium release that reads the `service.cilium.io/…` keys; older ones read only
+/// their legacy `io.cilium/…` aliases.
+pub const CURRENT_KEYS_SINCE: (u32, u32) = (1, 13);
+/// The EndpointSlice label that names its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// Which backends a global Service prefers (`service.cilium.io/affinity`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,22 +207,12 @@ pub fn problems(clusters: &[ClusterService]) -> Vec<String> {
             names(global.iter().copied())
         ));
     }
-    let sets: Vec<BTreeSet<&Port>> = clusters.iter().map(|c| c.ports.iter().collect()).collect();
-    if let Some(first) = sets.first().filter(|f| sets.iter().any(|s| s != *f)) {
-        let common = sets.iter().fold(first.clone(), |a, s| &a & s);
-        let mut msg = (sets.iter().zip(clusters))
-            .map(
-                |(set, c)| match ports_text(set.difference(&common).copied()) {
-                    only if only.is_empty() => format!("{} has only the common ports", c.cluster),
-                    only => format!("{} has {only}", c.cluster),
-                },
-            )
-            .collect::<Vec<_>>()
-            .join("; ");
-        if !common.is_empty() {
-            msg += &format!(" (common to all: {})", ports_text(common.iter().copied()));
-        }
-        out.push(format!("ports differ: {msg}"));
+    // Ports only matter where Cilium pairs the backends: among the clusters annotated global.
+    let ports: Vec<(&str, &[Port])> = (clusters.iter().filter(|c| c.global))
+        .map(|c| (c.cluster.as_str(), c.ports.as_slice()))
+        .collect();
+    if let Some(difference) = port_difference(&ports) {
+        out.push(difference);
     }
     if !clusters.is_empty() && clusters.iter().all(|c| c.ready_backends == 0) {
         out.push(format!(
@@ -220,12 +223,338 @@ pub fn problems(clusters: &[ClusterService]) -> Vec<String> {
     out
 }
 
+/// `ports differ: …` naming what each cluster has beyond the ports common to all, or `None`
+/// when every cluster has the same ports (name, port, protocol; order does not matter).
+pub fn port_difference(clusters: &[(&str, &[Port])]) -> Option<String> {
+    let sets: Vec<BTreeSet<&Port>> = clusters.iter().map(|(_, p)| p.iter().collect()).collect();
+    let first = sets.first().filter(|f| sets.iter().any(|s| s != *f))?;
+    let common = sets.iter().fold(first.clone(), |a, s| &a & s);
+    let mut msg = (sets.iter().zip(clusters))
+        .map(
+            |(set, (name, _))| match ports_text(set.difference(&common).copied()) {
+                only if only.is_empty() => format!("{name} has only the common ports"),
+                only => format!("{name} has {only}"),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("; ");
+    if !common.is_empty() {
+        msg += &format!(" (common to all: {})", ports_text(common.iter().copied()));
+    }
+    Some(format!("ports differ: {msg}"))
+}
+
+/// An object's `metadata.annotations` (non-string values are skipped).
+pub fn annotations_of(object: &Value) -> BTreeMap<String, String> {
+    object["metadata"]["annotations"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect()
+}
+
+/// A Service's ports as Cilium matches them across clusters: name, port, protocol (default TCP).
+pub fn ports_of(service: &Value) -> Vec<Port> {
+    let mut ports: Vec<Port> = service["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some(Port {
+                name: p["name"]
+                    .as_str()
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string),
+                port: i32::try_from(p["port"].as_i64()?).ok()?,
+                protocol: p["protocol"].as_str().unwrap_or("TCP").to_string(),
+            })
+        })
+        .collect();
+    ports.sort();
+    ports
+}
+
+/// Ready endpoints of a Service from its EndpointSlices (`discovery.k8s.io/v1`): an endpoint
+/// whose `conditions.ready` is absent counts as ready, like kube-proxy and Cilium read it; an
+/// endpoint listed in several slices (IPv4 and IPv6) counts once.
+pub fn ready_backends(slices: &[&Value]) -> u32 {
+    let mut seen = BTreeSet::new();
+    for slice in slices {
+        for e in slice["endpoints"].as_array().into_iter().flatten() {
+            if e["conditions"]["ready"] == Value::Bool(false) {
+                continue;
+            }
+            let r = &e["targetRef"];
+            let key = match r["name"].as_str() {
+                Some(name) => format!(
+                    "{}/{}/{name}",
+                    r["kind"].as_str().unwrap_or(""),
+                    r["namespace"].as_str().unwrap_or("")
+                ),
+                None => match e["addresses"].get(0).and_then(Value::as_str) {
+                    Some(a) => a.to_string(),
+                    None => continue,
+                },
+            };
+            seen.insert(key);
+        }
+    }
+    u32::try_from(seen.len()).unwrap_or(u32::MAX)
+}
+
+/// Whether Cilium treats a namespace as global: always before 1.20; from 1.20 on, its
+/// [`GLOBAL_NAMESPACE`] annotation ("true" / "false"), else the cluster's
+/// [`DEFAULT_GLOBAL_NAMESPACE`] setting (absent: global). An unknown version counts as 1.20+
+/// when the setting is present.
+pub fn namespace_global(
+    version: Option<(u32, u32)>,
+    default_setting: Option<&str>,
+    namespace_annotations: &BTreeMap<String, String>,
+) -> bool {
+    if !global_namespaces_apply(version, default_setting) {
+        return true;
+    }
+    let default = default_setting.is_none_or(|d| !d.trim().eq_ignore_ascii_case("false"));
+    match namespace_annotations
+        .get(GLOBAL_NAMESPACE)
+        .map(|v| v.trim())
+    {
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        _ => default,
+    }
+}
+
+/// Whether a cluster's Cilium has global namespaces: 1.20+, or (version unknown) its
+/// `cilium-config` has [`DEFAULT_GLOBAL_NAMESPACE`].
+pub fn global_namespaces_apply(version: Option<(u32, u32)>, default_setting: Option<&str>) -> bool {
+    match version {
+        Some(v) => v >= GLOBAL_NAMESPACES_SINCE,
+        None => default_setting.is_some(),
+    }
+}
+
+/// One Cilium Service annotation, known under its current key and its legacy alias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Field {
+    Global,
+    Shared,
+    Affinity,
+}
+
+impl Field {
+    pub const ALL: [Field; 3] = [Field::Global, Field::Shared, Field::Affinity];
+
+    pub fn current(self) -> &'static str {
+        match self {
+            Field::Global => GLOBAL,
+            Field::Shared => SHARED,
+            Field::Affinity => AFFINITY,
+        }
+    }
+
+    pub fn legacy(self) -> &'static str {
+        match self {
+            Field::Global => LEGACY_GLOBAL,
+            Field::Shared => LEGACY_SHARED,
+            Field::Affinity => LEGACY_AFFINITY,
+        }
+    }
+}
+
+/// Which annotation keys a cluster's Cilium reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// `service.cilium.io/…` (and the legacy aliases, which they take precedence over).
+    Current,
+    /// Only `io.cilium/…` (Cilium before 1.13).
+    Legacy,
+}
+
+impl Keys {
+    /// The keys of a Cilium version; an unknown version gets the current ones.
+    pub fn for_version(version: Option<(u32, u32)>) -> Keys {
+        match version {
+            Some(v) if v < CURRENT_KEYS_SINCE => Keys::Legacy,
+            _ => Keys::Current,
+        }
+    }
+
+    pub fn key(self, field: Field) -> &'static str {
+        match self {
+            Keys::Current => field.current(),
+            Keys::Legacy => field.legacy(),
+        }
+    }
+}
+
+/// Service annotation changes: per field the value to set, or `None` to remove the field
+/// (current key and legacy alias).
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub fields: Vec<(Field, Option<String>)>,
+    /// Move legacy aliases to their current keys.
+    pub migrate_legacy: bool,
+    /// Allow changing a value that is set to something else.
+    pub overwrite: bool,
+}
+
+/// Annotation keys to set and to remove on one object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edit {
+    pub set: BTreeMap<String, String>,
+    pub remove: BTreeSet<String>,
+}
+
+impl Edit {
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+
+    /// The edit between two sets of annotations.
+    fn between(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Edit {
+        Edit {
+            set: (after.iter())
+                .filter(|(k, v)| before.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            remove: (before.keys())
+                .filter(|k| !after.contains_key(*k))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The annotations after the edit.
+    pub fn apply(&self, annotations: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut out = annotations.clone();
+        out.retain(|k, _| !self.remove.contains(k));
+        out.extend(self.set.clone());
+        out
+    }
+
+    /// A JSON merge patch of only the changed annotations; with `resource_version` it applies
+    /// only to that version of the object (a conflict otherwise).
+    pub fn merge_patch(&self, resource_version: Option<&str>) -> Value {
+        let mut annotations = serde_json::Map::new();
+        for (k, v) in &self.set {
+            annotations.insert(k.clone(), json!(v));
+        }
+        for k in &self.remove {
+            annotations.insert(k.clone(), Value::Null);
+        }
+        let mut patch = json!({"metadata": {"annotations": annotations}});
+        if let Some(rv) = resource_version {
+            patch["metadata"]["resourceVersion"] = json!(rv);
+        }
+        patch
+    }
+
+    /// `key=value` for what is set, `key-` for what is removed, like `kubectl annotate`.
+    pub fn describe(&self) -> String {
+        let mut items: Vec<(&str, String)> = (self.set.iter())
+            .map(|(k, v)| (k.as_str(), format!("{k}={v}")))
+            .chain(self.remove.iter().map(|k| (k.as_str(), format!("{k}-"))))
+            .collect();
+        items.sort();
+        let items: Vec<String> = items.into_iter().map(|(_, t)| t).collect();
+        items.join(", ")
+    }
+}
+
+/// What to change on a Service's `annotations` for `req` in a cluster reading `keys`. Values
+/// are compared as Cilium reads them (case-insensitively); a value that already means the
+/// requested one is left as it is, so a second run changes nothing. Setting a field whose
+/// effective value differs needs `req.overwrite`; removing never does. Errors are sentences,
+/// one per refused change.
+pub fn plan_service(
+    annotations: &BTreeMap<String, String>,
+    req: &Request,
+    keys: Keys,
+) -> Result<Edit, Vec<String>> {
+    let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+    let mut after = annotations.clone();
+    let mut errors = Vec::new();
+    for (field, value) in &req.fields {
+        let (current, legacy) = (field.current(), field.legacy());
+        let Some(value) = value else {
+            after.remove(current);
+            after.remove(legacy);
+            continue;
+        };
+        let effective = match keys {
+            Keys::Current => (after.get_key_value(current)).or(after.get_key_value(legacy)),
+            Keys::Legacy => after.get_key_value(legacy),
+        };
+        match effective {
+            Some((_, old)) if same(old, value) => continue,
+            Some((key, old)) if !req.overwrite => {
+                errors.push(format!(
+                    "{key} is already {old:?}: pass --overwrite to change it to {value:?}"
+                ));
+                continue;
+            }
+            _ => {}
+        }
+        after.insert(keys.key(*field).to_string(), value.clone());
+        // A legacy alias that says otherwise would take over again once the key is removed.
+        if keys == Keys::Current && after.get(legacy).is_some_and(|old| !same(old, value)) {
+            after.remove(legacy);
+        }
+    }
+    if req.migrate_legacy {
+        let present: Vec<Field> = (Field::ALL.into_iter())
+            .filter(|f| after.contains_key(f.legacy()))
+            .collect();
+        if keys == Keys::Legacy && !present.is_empty() {
+            errors.push(format!(
+                "this cluster's Cilium reads only the legacy io.cilium/… keys (before {}.{}): upgrade it before --migrate-legacy",
+                CURRENT_KEYS_SINCE.0, CURRENT_KEYS_SINCE.1
+            ));
+        } else {
+            for f in present {
+                if let Some(old) = after.remove(f.legacy()) {
+                    // The current key, when present, already takes precedence.
+                    after.entry(f.current().to_string()).or_insert(old);
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(Edit::between(annotations, &after))
+    } else {
+        Err(errors)
+    }
+}
+
+/// What to change to give `key` the value `value`: nothing when it already means that
+/// (case-insensitively), an error when it holds another value and `overwrite` is false.
+pub fn plan_key(
+    annotations: &BTreeMap<String, String>,
+    key: &str,
+    value: &str,
+    overwrite: bool,
+) -> Result<Edit, String> {
+    match annotations.get(key) {
+        Some(old) if old.trim().eq_ignore_ascii_case(value) => Ok(Edit::default()),
+        Some(old) if !overwrite => Err(format!(
+            "{key} is already {old:?}: pass --overwrite to change it to {value:?}"
+        )),
+        _ => Ok(Edit {
+            set: BTreeMap::from([(key.to_string(), value.to_string())]),
+            remove: BTreeSet::new(),
+        }),
+    }
+}
+
 fn names<'a>(clusters: impl IntoIterator<Item = &'a ClusterService>) -> String {
     let names: Vec<&str> = clusters.into_iter().map(|c| c.cluster.as_str()).collect();
     names.join(", ")
 }
 
-fn ports_text<'a>(ports: impl IntoIterator<Item = &'a Port>) -> String {
+/// Ports as `name:port/protocol` (or `port/protocol`), comma-separated.
+pub fn ports_text<'a>(ports: impl IntoIterator<Item = &'a Port>) -> String {
     let text = |p: &Port| match &p.name {
         Some(n) => format!("{n}:{}/{}", p.port, p.protocol),
         None => format!("{}/{}", p.port, p.protocol),
@@ -366,6 +695,8 @@ mod tests {
     #[test]
     fn non_global_cluster_is_listed_but_isolated() {
         let mut cs = vec![svc("west:x2"), svc("east:n+3")];
+        // Its ports do not matter while it is not global there.
+        cs[0].ports = vec![tcp(None, 8080)];
         fill_uses(&mut cs);
         assert_eq!(show(&cs[0].uses), "west2");
         assert_eq!(show(&cs[1].uses), "east3");
@@ -463,5 +794,171 @@ mod tests {
             serde_json::from_str::<ClusterService>(want).ok().as_ref(),
             Some(&cs[0])
         );
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn request(fields: &[(Field, Option<&str>)]) -> Request {
+        Request {
+            fields: fields
+                .iter()
+                .map(|(f, v)| (*f, v.map(str::to_string)))
+                .collect(),
+            ..Request::default()
+        }
+    }
+
+    #[test]
+    fn plans_only_what_changes_and_keeps_other_annotations() {
+        let before = map(&[("team", "web"), (GLOBAL, "True")]);
+        let req = request(&[
+            (Field::Global, Some("true")),
+            (Field::Affinity, Some("local")),
+        ]);
+        let edit = plan_service(&before, &req, Keys::Current).unwrap();
+        assert_eq!(edit.describe(), "service.cilium.io/affinity=local");
+        let after = edit.apply(&before);
+        assert_eq!(after["team"], "web");
+        assert_eq!(
+            edit.merge_patch(Some("7")),
+            json!({"metadata": {"annotations": {AFFINITY: "local"}, "resourceVersion": "7"}})
+        );
+        // A second run changes nothing.
+        assert!(
+            plan_service(&after, &req, Keys::Current)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn changing_a_value_needs_overwrite_removing_does_not() {
+        let before = map(&[(GLOBAL, "true"), (AFFINITY, "remote")]);
+        let mut req = request(&[(Field::Affinity, Some("local"))]);
+        let errors = plan_service(&before, &req, Keys::Current).unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "service.cilium.io/affinity is already \"remote\": pass --overwrite to change it to \"local\""
+            ]
+        );
+        req.overwrite = true;
+        let edit = plan_service(&before, &req, Keys::Current).unwrap();
+        assert_eq!(edit.describe(), "service.cilium.io/affinity=local");
+        let req = request(&[(Field::Global, None), (Field::Affinity, None)]);
+        let edit = plan_service(&before, &req, Keys::Current).unwrap();
+        assert_eq!(
+            edit.describe(),
+            "service.cilium.io/affinity-, service.cilium.io/global-"
+        );
+        assert_eq!(
+            edit.merge_patch(None),
+            json!({"metadata": {"annotations": {AFFINITY: null, GLOBAL: null}}})
+        );
+    }
+
+    #[test]
+    fn legacy_aliases_count_go_with_their_field_and_migrate() {
+        // The legacy alias already says global: nothing to do unless migrating.
+        let before = map(&[(LEGACY_GLOBAL, "true"), (LEGACY_AFFINITY, "remote")]);
+        let req = request(&[(Field::Global, Some("true"))]);
+        assert!(
+            plan_service(&before, &req, Keys::Current)
+                .unwrap()
+                .is_empty()
+        );
+        let mut migrate = req.clone();
+        migrate.migrate_legacy = true;
+        let edit = plan_service(&before, &migrate, Keys::Current).unwrap();
+        assert_eq!(
+            edit.describe(),
+            "io.cilium/global-service-, io.cilium/service-affinity-, service.cilium.io/affinity=remote, service.cilium.io/global=true"
+        );
+        // Removing a field removes its alias too, or Cilium would keep reading it.
+        let edit = plan_service(&before, &request(&[(Field::Global, None)]), Keys::Current);
+        assert_eq!(edit.unwrap().describe(), "io.cilium/global-service-");
+        // A legacy alias that disagrees needs --overwrite, and goes once overwritten.
+        let mut req = request(&[(Field::Affinity, Some("local"))]);
+        assert!(plan_service(&before, &req, Keys::Current).is_err());
+        req.overwrite = true;
+        let edit = plan_service(&before, &req, Keys::Current).unwrap();
+        assert_eq!(
+            edit.describe(),
+            "io.cilium/service-affinity-, service.cilium.io/affinity=local"
+        );
+        // Old Cilium reads only the aliases: they are what is written, and never migrated.
+        let edit = plan_service(
+            &BTreeMap::new(),
+            &request(&[(Field::Shared, Some("false"))]),
+            Keys::Legacy,
+        );
+        assert_eq!(edit.unwrap().describe(), "io.cilium/shared-service=false");
+        assert!(plan_service(&before, &migrate, Keys::Legacy).is_err());
+        assert_eq!(Keys::for_version(Some((1, 12))), Keys::Legacy);
+        assert_eq!(Keys::for_version(Some((1, 13))), Keys::Current);
+        assert_eq!(Keys::for_version(None), Keys::Current);
+    }
+
+    #[test]
+    fn single_keys_for_namespaces() {
+        let ns = map(&[(GLOBAL_NAMESPACE, "false")]);
+        assert!(plan_key(&ns, GLOBAL_NAMESPACE, "true", false).is_err());
+        let edit = plan_key(&ns, GLOBAL_NAMESPACE, "true", true).unwrap();
+        assert_eq!(edit.describe(), "clustermesh.cilium.io/global=true");
+        assert!(
+            plan_key(&ns, GLOBAL_NAMESPACE, "false", false)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            !plan_key(&BTreeMap::new(), GLOBAL_NAMESPACE, "true", false)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn namespaces_are_global_by_version_setting_and_annotation() {
+        let none = BTreeMap::new();
+        let yes = map(&[(GLOBAL_NAMESPACE, "True")]);
+        let no = map(&[(GLOBAL_NAMESPACE, "false")]);
+        // Before 1.20 every namespace is global, whatever it says.
+        assert!(namespace_global(Some((1, 19)), Some("false"), &no));
+        // 1.20+: the annotation, else the default (absent = true).
+        assert!(namespace_global(Some((1, 20)), None, &none));
+        assert!(namespace_global(Some((1, 20)), Some("true"), &none));
+        assert!(!namespace_global(Some((1, 20)), Some("true"), &no));
+        assert!(!namespace_global(Some((1, 21)), Some("false"), &none));
+        assert!(namespace_global(Some((1, 21)), Some("false"), &yes));
+        // Unknown version: the setting's presence tells.
+        assert!(!namespace_global(None, Some("false"), &none));
+        assert!(namespace_global(None, None, &no));
+    }
+
+    #[test]
+    fn ports_and_ready_backends_from_objects() {
+        let svc = json!({"spec": {"ports": [
+            {"port": 443, "protocol": "TCP", "name": "https"},
+            {"port": 80, "name": ""},
+        ]}});
+        assert_eq!(ports_of(&svc), [tcp(None, 80), tcp(Some("https"), 443)]);
+        let pod = |name: &str, ip: &str, ready: Option<bool>| {
+            let mut e = json!({"addresses": [ip], "targetRef": {"kind": "Pod", "namespace": "default", "name": name}});
+            if let Some(r) = ready {
+                e["conditions"] = json!({"ready": r});
+            }
+            e
+        };
+        let v4 = json!({"endpoints": [pod("a", "10.0.1.1", Some(true)), pod("b", "10.0.1.2", None), pod("c", "10.0.1.3", Some(false))]});
+        let v6 = json!({"endpoints": [pod("a", "fd00::1", Some(true))]});
+        let bare = json!({"endpoints": [{"addresses": ["10.0.1.9"]}]});
+        let empty = json!({"endpoints": null});
+        assert_eq!(ready_backends(&[&v4, &v6, &bare, &empty]), 3);
+        assert_eq!(ready_backends(&[]), 0);
     }
 }

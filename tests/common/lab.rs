@@ -204,6 +204,110 @@ impl Lab {
     pub fn total_writes(&self) -> u64 {
         self.servers.iter().map(|s| s.write_count()).sum()
     }
+
+    /// Seeds the seed lab's `webpod` in `cluster`, namespace `default`: its Deployment, its
+    /// Service (port 80/TCP, selector app=webpod, with `annotations`) and one EndpointSlice
+    /// with `ready` ready and `not_ready` unready endpoints, as the endpoint controller writes
+    /// them. Seeding again replaces them (not counted as writes).
+    pub fn seed_webpod(
+        &self,
+        cluster: &str,
+        ready: usize,
+        not_ready: usize,
+        annotations: &[(&str, &str)],
+    ) {
+        let service = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "webpod", "namespace": "default", "labels": {"app": "webpod"},
+                "annotations": annotations.iter().map(|(k, v)| (k.to_string(), json!(v)))
+                    .collect::<serde_json::Map<String, Value>>()},
+            "spec": {"type": "ClusterIP", "selector": {"app": "webpod"},
+                "ports": [{"protocol": "TCP", "port": 80, "targetPort": 80}]},
+        });
+        self.server(cluster).seed_yaml(&service.to_string());
+        self.seed_webpod_endpoints(cluster, ready, not_ready);
+    }
+
+    /// Replaces `webpod`'s EndpointSlice and Deployment status in `cluster` (a scale to
+    /// `ready` ready pods, `not_ready` more starting or stopping).
+    pub fn seed_webpod_endpoints(&self, cluster: &str, ready: usize, not_ready: usize) {
+        let spec = self.spec(cluster);
+        let total = ready + not_ready;
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "webpod", "namespace": "default"},
+            "spec": {"replicas": total, "selector": {"matchLabels": {"app": "webpod"}},
+                "template": {"metadata": {"labels": {"app": "webpod"}},
+                    "spec": {"containers": [{"name": "webpod", "image": "traefik/whoami",
+                        "ports": [{"containerPort": 80}]}]}}},
+            "status": {"replicas": total, "readyReplicas": ready, "availableReplicas": ready},
+        });
+        let endpoints: Vec<Value> = (0..total)
+            .map(|i| {
+                let ip = spec.pod_cidr.replace(".0.0/16", &format!(".1.{}", 10 + i));
+                json!({
+                    "addresses": [ip],
+                    "conditions": {"ready": i < ready, "serving": i < ready, "terminating": false},
+                    "nodeName": format!("{}-worker", spec.name),
+                    "targetRef": {"kind": "Pod", "namespace": "default",
+                        "name": format!("webpod-697b545f57-{}{i}", spec.name)},
+                })
+            })
+            .collect();
+        let mut slice = json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "webpod-x7k2p", "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "webpod",
+                    "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "", "port": 80, "protocol": "TCP"}],
+        });
+        if !endpoints.is_empty() {
+            slice["endpoints"] = json!(endpoints);
+        }
+        let server = self.server(cluster);
+        server.seed_yaml(&format!("---\n{deployment}\n---\n{slice}\n"));
+    }
+
+    /// An object of any kind in any namespace (`ns` is ignored for cluster-scoped kinds).
+    pub fn object(&self, cluster: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
+        let api = match kind {
+            "DaemonSet" | "Deployment" => "apps/v1",
+            "EndpointSlice" => "discovery.k8s.io/v1",
+            _ => "v1",
+        };
+        self.server(cluster).get(api, kind, Some(ns), name)
+    }
+
+    /// An object's annotations (empty when it has none or does not exist).
+    pub fn annotations(
+        &self,
+        cluster: &str,
+        kind: &str,
+        ns: &str,
+        name: &str,
+    ) -> std::collections::BTreeMap<String, String> {
+        self.object(cluster, kind, ns, name)
+            .and_then(|o| o["metadata"]["annotations"].as_object().cloned())
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+            .collect()
+    }
+
+    /// Sets a key of `cilium-config` in `cluster` (seeding: not counted as a write).
+    pub fn set_cilium_config(&self, cluster: &str, key: &str, value: &str) {
+        let mut config = self.get(cluster, "ConfigMap", "cilium-config").unwrap();
+        config["data"][key] = json!(value);
+        self.server(cluster).seed_yaml(&config.to_string());
+    }
+
+    fn spec(&self, cluster: &str) -> &Spec {
+        self.specs
+            .iter()
+            .find(|s| s.name == cluster)
+            .expect("cluster in lab")
+    }
 }
 
 /// The mesh file a user would write by hand (`with_ports`: the one render used to install).
