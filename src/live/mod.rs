@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::core::ApiResource;
+use kube::core::{ApiResource, Resource};
 use serde_json::Value;
 
 use crate::mesh::state::Live;
@@ -130,32 +130,61 @@ impl ClusterClient {
 
     /// The object, or `None` when it does not exist.
     pub async fn get(&self, kind: Kind, name: &str) -> anyhow::Result<Option<Value>> {
-        let found = self
-            .api(kind)
-            .get_opt(name)
-            .await
-            .map_err(|e| self.error(e, &format!("get {kind:?} {name}")))?;
-        found.map(|o| to_value(&o)).transpose()
+        let ns = self.namespace.clone();
+        self.get_raw(kind, Some(&ns), name).await
     }
 
     /// The object in another namespace (e.g. kubeadm's ConfigMap in kube-system).
     pub async fn get_in(&self, kind: Kind, ns: &str, name: &str) -> anyhow::Result<Option<Value>> {
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), ns, &kind.resource());
-        let found = api
-            .get_opt(name)
-            .await
-            .map_err(|e| self.error(e, &format!("get {kind:?} {ns}/{name}")))?;
-        found.map(|o| to_value(&o)).transpose()
+        self.get_raw(kind, Some(ns), name).await
+    }
+
+    /// Objects are read straight into JSON values (no typed round trip: `status` reads a dozen
+    /// objects from every cluster).
+    async fn get_raw(
+        &self,
+        kind: Kind,
+        ns: Option<&str>,
+        name: &str,
+    ) -> anyhow::Result<Option<Value>> {
+        let ar = kind.resource();
+        let ns = ns.filter(|_| kind.namespaced());
+        let what = || match ns {
+            Some(ns) => format!("get {kind:?} {ns}/{name}"),
+            None => format!("get {kind:?} {name}"),
+        };
+        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
+            .get(name, &kube::api::GetParams::default())
+            .map_err(|e| anyhow!("context {}: {}: {e}", self.context, what()))?;
+        match self.client.request::<Value>(request).await {
+            Ok(mut v) => {
+                typed(&mut v, &ar);
+                Ok(Some(v))
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(self.error(e, &what())),
+        }
     }
 
     pub async fn list(&self, kind: Kind) -> anyhow::Result<Vec<Value>> {
-        let list = self
-            .api(kind)
+        let ar = kind.resource();
+        let ns = kind.namespaced().then_some(self.namespace.as_str());
+        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
             .list(&ListParams::default())
+            .map_err(|e| anyhow!("context {}: list {kind:?}: {e}", self.context))?;
+        let mut list: Value = self
+            .client
+            .request(request)
             .await
             .map_err(|e| self.error(e, &format!("list {kind:?}")))?;
-        list.items.iter().map(to_value).collect()
+        let mut items = match list.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        for item in &mut items {
+            typed(item, &ar);
+        }
+        Ok(items)
     }
 
     /// Everything the mesh commands look at in this cluster, read concurrently.
@@ -395,6 +424,16 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
         }
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration {text:?}"))
+}
+
+/// List items (and some GETs) come without apiVersion and kind.
+fn typed(v: &mut Value, ar: &ApiResource) {
+    if v["apiVersion"].is_null() {
+        v["apiVersion"] = Value::String(ar.api_version.clone());
+    }
+    if v["kind"].is_null() {
+        v["kind"] = Value::String(ar.kind.clone());
+    }
 }
 
 fn to_value(o: &DynamicObject) -> anyhow::Result<Value> {
