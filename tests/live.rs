@@ -604,3 +604,68 @@ fn host_alias_drift_is_reported_after_a_node_goes() {
     let report = json_out(&lab.cmd().args(["status", "-o", "json"]).output().unwrap());
     assert_eq!(report["healthy"], true, "{report:#}");
 }
+
+#[test]
+fn the_seed_lab_workflow_init_ca_sync_connect_status_disconnect() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let Some(lab) = Lab::start(&two()) else {
+        return;
+    };
+    // east was installed with its own CA, as two independent `helm install`s would do.
+    let ca = shared.join("fixtures/cilium/shared-ca-1.17.6");
+    use base64::Engine;
+    let b64 = |p: &str| {
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(ca.join(p)).unwrap())
+    };
+    let mut east_ca = lab.get("east", "Secret", "cilium-ca").unwrap();
+    east_ca["data"]["ca.crt"] = b64("ca.crt").into();
+    east_ca["data"]["ca.key"] = b64("ca.key").into();
+    lab.server("east").seed_yaml(&east_ca.to_string());
+
+    let run = |args: &[&str]| {
+        let out = lab.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl mesh {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&[
+        "init",
+        "--context",
+        "kind-west",
+        "--context",
+        "kind-east",
+        "-f",
+        "mesh.yaml",
+        "--force",
+    ]);
+    run(&["validate"]);
+    let out = lab.cmd().arg("connect").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "connect must refuse two CAs");
+    // east's CA becomes the mesh's: the certificates west's CA signed must be re-issued.
+    let synced = run(&["ca", "sync", "--from", "east"]);
+    assert!(synced.contains("west: wrote Secret cilium-ca"), "{synced}");
+    assert!(
+        synced.contains("west: must re-issue") && synced.contains("hubble-server-certs"),
+        "{synced}"
+    );
+    run(&["connect"]);
+    let status = run(&["status"]);
+    assert!(
+        status.contains("1/1") && !status.contains("Problems"),
+        "{status}"
+    );
+    run(&["disconnect", "east"]);
+    let out = lab.cmd().args(["status", "-o", "json"]).output().unwrap();
+    let report = json_out(&out);
+    assert_eq!(
+        report["clusters"][0]["peers"]["configured"],
+        serde_json::json!([])
+    );
+}

@@ -65,3 +65,74 @@ fn adopted(changes: Vec<Value>, live: &[Value], owner: &Value) -> Vec<Value> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mesh::Mesh;
+
+    const MESH: &str = "apiVersion: kubectl-mesh/v1alpha1
+kind: Mesh
+routingMode: native
+clusters:
+- {name: west, id: 1, context: kind-west, podCIDR: 10.0.0.0/16}
+- {name: east, id: 2, context: kind-east, podCIDR: 10.1.0.0/16, clustermesh: {port: 32380, ips: [172.18.0.4]}}
+";
+
+    fn live() -> Vec<Value> {
+        vec![
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cilium-config", "namespace": "kube-system",
+                "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                "annotations": {"meta.helm.sh/release-name": "cilium", "meta.helm.sh/release-namespace": "kube-system"}},
+                "data": {"cluster-name": "west"}}),
+            json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "cilium", "namespace": "kube-system"},
+                "spec": {"template": {"spec": {"containers": [{"name": "cilium-agent", "image": "quay.io/cilium/cilium:v1.17.6"}],
+                    "hostAliases": [{"ip": "10.9.9.9", "hostnames": ["north.mesh.cilium.io"]}, {"ip": "1.2.3.4", "hostnames": ["registry.local"]}]}}}}),
+        ]
+    }
+
+    #[test]
+    fn new_objects_are_adoptable_by_helm_and_unknown_peers_stay() {
+        let mesh = Mesh::parse(MESH).unwrap();
+        let target = Target {
+            mesh: &mesh,
+            cluster: &mesh.clusters[0],
+            mesh_ca: None,
+            now: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let changes = peer_changes(live(), &target).unwrap();
+        let ds = changes.iter().find(|o| o["kind"] == "DaemonSet").unwrap();
+        let aliases = &ds["spec"]["template"]["spec"]["hostAliases"];
+        assert_eq!(aliases.as_array().unwrap().len(), 3, "{aliases}");
+        assert_eq!(aliases[0]["hostnames"][0], "north.mesh.cilium.io");
+        assert_eq!(aliases[2]["ip"], "172.18.0.4");
+        let secret = changes.iter().find(|o| o["kind"] == "Secret").unwrap();
+        assert_eq!(
+            secret["metadata"]["annotations"]["meta.helm.sh/release-name"],
+            "cilium"
+        );
+        assert_eq!(
+            secret["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "Helm"
+        );
+        // The changed DaemonSet keeps its own metadata.
+        assert!(ds["metadata"]["annotations"].is_null());
+    }
+
+    #[test]
+    fn unpeering_removes_only_the_named_clusters() {
+        let mut objects = live();
+        objects[1]["spec"]["template"]["spec"]["hostAliases"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"ip": "172.18.0.4", "hostnames": ["east.mesh.cilium.io"]}));
+        let changes = unpeer_changes(objects, "kube-system", &["east"]).unwrap();
+        let aliases = &changes[0]["spec"]["template"]["spec"]["hostAliases"];
+        assert_eq!(aliases.as_array().unwrap().len(), 2, "{aliases}");
+        assert!(
+            unpeer_changes(live(), "kube-system", &["east"])
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
