@@ -44,6 +44,10 @@ pub enum Command {
     /// Global Services across the mesh: per cluster their annotations, ports, ready backends and
     /// the clusters whose backends each cluster will use.
     Services(ServicesArgs),
+    /// Prove every path of the mesh from here: for every ordered pair of clusters, what the
+    /// first one's agents use to reach the second, checked down to its etcd (DNS, TCP, TLS,
+    /// certificates, CA, cluster config, heartbeat, sync), with what to run for each problem.
+    Troubleshoot(TroubleshootArgs),
     /// Print a shell completion script.
     Completion(CompletionArgs),
 }
@@ -58,7 +62,7 @@ pub struct KubeArgs {
     #[arg(long, default_value = "30s", value_parser = crate::live::parse_timeout)]
     pub request_timeout: std::time::Duration,
     /// How many clusters to talk to at once.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
 }
 
@@ -293,6 +297,20 @@ pub struct ServicesArgs {
     pub output: Option<Output>,
     #[command(flatten)]
     pub mesh: MeshArg,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TroubleshootArgs {
+    /// Only the paths from or to these clusters (default: every ordered pair of the mesh).
+    #[arg(value_name = "CLUSTER")]
+    pub clusters: Vec<String>,
+    #[command(flatten)]
+    pub mesh: MeshArg,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
     #[command(flatten)]
     pub kube: KubeArgs,
 }

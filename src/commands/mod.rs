@@ -9,6 +9,7 @@ mod init;
 mod render;
 mod services;
 mod status;
+mod troubleshoot;
 mod validate;
 
 use std::future::Future;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Annotate(AnnotateCommand::Service(args)) => annotate::service(args),
         Command::Annotate(AnnotateCommand::Namespace(args)) => annotate::namespace(args),
         Command::Services(args) => services::run(args),
+        Command::Troubleshoot(args) => troubleshoot::run(args),
         Command::Completion(args) => completion::run(args),
     }
 }

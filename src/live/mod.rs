@@ -17,6 +17,9 @@ use serde_json::Value;
 
 use crate::mesh::state::Live;
 
+pub mod etcd;
+pub mod probe;
+
 /// How to reach the clusters: the usual kubectl flags.
 #[derive(Debug, Clone)]
 pub struct KubeOptions {

@@ -5,6 +5,7 @@ pub mod edit;
 pub mod propose;
 pub mod services;
 pub mod state;
+pub mod troubleshoot;
 mod validate;
 
 use ipnet::IpNet;

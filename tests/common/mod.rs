@@ -2,7 +2,10 @@
 //! where the reference material lives.
 #![allow(dead_code)]
 
+pub mod etcd;
 pub mod lab;
+pub mod meshlab;
+pub mod pki;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
