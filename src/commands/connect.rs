@@ -108,11 +108,7 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     for ((c, r), result) in connected.clusters.iter().zip(&reached).zip(results) {
         match result {
             Ok(written) if written.is_empty() => println!("{}: up to date", c.name),
-            Ok(written) => println!(
-                "{}: wrote {}",
-                c.name,
-                written.iter().map(describe).collect::<Vec<_>>().join(", ")
-            ),
+            Ok(written) => println!("{}: wrote {}", c.name, super::object_names(&written)),
             Err(e) => {
                 failed = true;
                 println!("{}: failed: {e:#}", c.name);
@@ -231,12 +227,6 @@ fn record_endpoints(
         }
     }
     Ok(changed.then_some(text))
-}
-
-fn describe(v: &Value) -> String {
-    let kind = v["kind"].as_str().unwrap_or("object");
-    let name = v["metadata"]["name"].as_str().unwrap_or("?");
-    format!("{kind} {name}")
 }
 
 /// Findings as lines, one per problem: the same problem in several clusters (a NodePort

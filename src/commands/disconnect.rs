@@ -67,7 +67,7 @@ pub fn run(args: DisconnectArgs) -> anyhow::Result<ExitCode> {
     for (c, result) in mesh.clusters.iter().zip(results) {
         match result {
             Ok(w) if w.is_empty() => println!("{}: nothing to remove", c.name),
-            Ok(w) => println!("{}: wrote {}", c.name, names(&w)),
+            Ok(w) => println!("{}: wrote {}", c.name, super::object_names(&w)),
             Err(e) => {
                 failed = true;
                 println!("{}: failed: {e:#}", c.name);
@@ -112,18 +112,4 @@ fn changes(mesh: &Mesh, leaving: &Cluster, c: &Cluster, live: &Live) -> anyhow::
     };
     unpeer_changes(live.peer_objects(), mesh.namespace(), &gone)
         .with_context(|| format!("cluster {} (context {})", c.name, c.context))
-}
-
-fn names(objects: &[Value]) -> String {
-    objects
-        .iter()
-        .map(|o| {
-            format!(
-                "{} {}",
-                o["kind"].as_str().unwrap_or("?"),
-                o["metadata"]["name"].as_str().unwrap_or("?")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }

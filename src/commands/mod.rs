@@ -207,3 +207,36 @@ pub fn write_atomic(path: &Path, text: &str, mode: Option<u32>) -> anyhow::Resul
     }
     result.with_context(|| format!("cannot write {}", path.display()))
 }
+
+/// Rows as a `kubectl get`-style table: columns padded to their widest cell, three spaces apart.
+pub fn format_table<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(s, w)| format!("{s:<w$}"))
+            .collect();
+        out.push_str(line.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `Secret cilium-clustermesh, DaemonSet cilium` for messages.
+pub fn object_names(objects: &[serde_json::Value]) -> String {
+    objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {}",
+                o["kind"].as_str().unwrap_or("?"),
+                o["metadata"]["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

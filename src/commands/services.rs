@@ -349,19 +349,7 @@ pub fn table(mesh: &Mesh, report: &Report) -> String {
             first = false;
         }
     }
-    let widths: Vec<usize> = (0..8)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(s, w)| format!("{s:<w$}"))
-            .collect();
-        out.push_str(line.join("   ").trim_end());
-        out.push('\n');
-    }
+    let mut out = super::format_table(&rows);
     let mut problems: Vec<String> = report
         .unreachable
         .iter()

@@ -247,23 +247,11 @@ pub fn assess(mesh: &Mesh, reached: &[Reached], mesh_ca: Option<&str>, mesh_path
         } else if let Ok(pending) = changes(mesh, c, l)
             && !pending.is_empty()
         {
-            let what: Vec<String> = pending
-                .iter()
-                .map(|o| {
-                    format!(
-                        "{} {}",
-                        o["kind"].as_str().unwrap_or("?"),
-                        o["metadata"]["name"].as_str().unwrap_or("?")
-                    )
-                })
-                .collect();
+            let what = super::object_names(&pending);
             problems.push(finding(
                 c,
                 "peers",
-                format!(
-                    "peer configuration differs from the mesh file in {}",
-                    what.join(", ")
-                ),
+                format!("peer configuration differs from the mesh file in {}", what),
                 "run `kubectl mesh connect`",
             ));
         }
@@ -423,19 +411,7 @@ pub fn table(report: &Report) -> String {
             if c.healthy { "yes" } else { "no" }.into(),
         ]);
     }
-    let widths: Vec<usize> = (0..9)
-        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(s, w)| format!("{s:<w$}"))
-            .collect();
-        out.push_str(line.join("   ").trim_end());
-        out.push('\n');
-    }
+    let mut out = super::format_table(&rows);
     let problems: Vec<&Finding> = report.clusters.iter().flat_map(|c| &c.problems).collect();
     if !problems.is_empty() {
         out.push_str("\nProblems:\n");
