@@ -227,10 +227,6 @@ fn unreachable_and_hung_clusters_fail_within_the_timeout() {
 
 #[test]
 fn three_clusters_through_kubectl_plugin_discovery() {
-    let Some(kubectl) = which::which("kubectl").ok() else {
-        common::skip("kubectl is not installed");
-        return;
-    };
     let specs = vec![
         Spec::new("west", 1, 32379),
         Spec::new("east", 2, 32380),
@@ -239,25 +235,10 @@ fn three_clusters_through_kubectl_plugin_discovery() {
     let Some(lab) = Lab::start(&specs) else {
         return;
     };
-    let bin = assert_cmd::cargo::cargo_bin("kubectl-mesh");
-    let path = format!(
-        "{}:{}",
-        bin.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let kubectl_mesh = |args: &[&str]| {
-        std::process::Command::new(&kubectl)
-            .arg("mesh")
-            .args(args)
-            .current_dir(lab.home())
-            .env_clear()
-            .env("HOME", lab.home())
-            .env("PATH", &path)
-            .env("KUBECONFIG", lab.home().join("kubeconfig"))
-            .output()
-            .unwrap()
+    let kubectl_mesh = |args: &[&str]| lab.kubectl_mesh(args);
+    let Some(out) = kubectl_mesh(&["connect"]) else {
+        return;
     };
-    let out = kubectl_mesh(&["connect"]);
     assert!(
         out.status.success(),
         "{}{}",
@@ -279,7 +260,7 @@ fn three_clusters_through_kubectl_plugin_discovery() {
         assert_eq!(keys, peers);
         assert_eq!(lab.host_aliases(cluster).len(), 4);
     }
-    let out = kubectl_mesh(&["status"]);
+    let out = kubectl_mesh(&["status"]).expect("kubectl ran before");
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{table}");
     assert!(table.starts_with("CLUSTER"), "{table}");

@@ -577,3 +577,31 @@ fn bad_input_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_healthy_mesh_through_kubectl_plugin_discovery() {
+    let Some(lab) = EtcdLab::start(&["west", "east"]) else {
+        return;
+    };
+    let Some(out) = lab
+        .lab
+        .kubectl_mesh(&["troubleshoot", "--request-timeout", "5s"])
+    else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("west → east: ok") && text.contains("east → west: ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 path(s): 28 ok, 0 warning(s), 0 failed"),
+        "{text}"
+    );
+}

@@ -156,6 +156,32 @@ impl Lab {
         cmd
     }
 
+    /// `kubectl mesh ARGS` through kubectl's plugin discovery (the built binary first on PATH),
+    /// in this lab's hermetic environment; `None` (after a visible skip) without kubectl.
+    pub fn kubectl_mesh(&self, args: &[&str]) -> Option<std::process::Output> {
+        let Ok(kubectl) = which::which("kubectl") else {
+            super::skip("kubectl is not installed: no plugin discovery");
+            return None;
+        };
+        let bin = assert_cmd::cargo::cargo_bin("kubectl-mesh");
+        let path = format!(
+            "{}:{}",
+            bin.parent().expect("target dir").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new(kubectl)
+            .arg("mesh")
+            .args(args)
+            .current_dir(self.home())
+            .env_clear()
+            .env("HOME", self.home())
+            .env("PATH", path)
+            .env("KUBECONFIG", self.home().join("kubeconfig"))
+            .output()
+            .expect("kubectl runs");
+        Some(out)
+    }
+
     pub fn get(&self, cluster: &str, kind: &str, name: &str) -> Option<Value> {
         let api = match kind {
             "DaemonSet" | "Deployment" => "apps/v1",
