@@ -198,19 +198,7 @@ fn wanted_secret(mesh: &Mesh, live: &Live, ca: &Ca) -> Option<Value> {
                 "metadata": {"name": SECRET, "namespace": mesh.namespace()},
                 "data": {"ca.crt": cert, "ca.key": key}});
             if let Some(config) = &live.config {
-                for key in [
-                    "meta.helm.sh/release-name",
-                    "meta.helm.sh/release-namespace",
-                ] {
-                    if let Some(v) = config["metadata"]["annotations"][key].as_str() {
-                        s["metadata"]["annotations"][key] = json!(v);
-                    }
-                }
-                if let Some(v) =
-                    config["metadata"]["labels"]["app.kubernetes.io/managed-by"].as_str()
-                {
-                    s["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!(v);
-                }
+                crate::render::adopt(&mut s, config);
             }
             Some(s)
         }

@@ -49,21 +49,27 @@ fn adopted(changes: Vec<Value>, live: &[Value], owner: &Value) -> Vec<Value> {
     changes
         .into_iter()
         .map(|mut v| {
-            if live.iter().any(|l| same(l, &v)) {
-                return v;
-            }
-            let meta = &owner["metadata"];
-            for key in [HELM_RELEASE_NAME, HELM_RELEASE_NAMESPACE] {
-                if let Some(s) = meta["annotations"][key].as_str() {
-                    v["metadata"]["annotations"][key] = json!(s);
-                }
-            }
-            if let Some(s) = meta["labels"][MANAGED_BY].as_str() {
-                v["metadata"]["labels"][MANAGED_BY] = json!(s);
+            if !live.iter().any(|l| same(l, &v)) {
+                adopt(&mut v, owner);
             }
             v
         })
         .collect()
+}
+
+/// Gives an object kubectl-mesh creates the Helm release metadata of `owner` (cilium-config),
+/// so that the next `helm upgrade`, whose post-rendered stream holds the same object, adopts it
+/// instead of failing on an object it does not own.
+pub fn adopt(object: &mut Value, owner: &Value) {
+    let meta = &owner["metadata"];
+    for key in [HELM_RELEASE_NAME, HELM_RELEASE_NAMESPACE] {
+        if let Some(s) = meta["annotations"][key].as_str() {
+            object["metadata"]["annotations"][key] = json!(s);
+        }
+    }
+    if let Some(s) = meta["labels"][MANAGED_BY].as_str() {
+        object["metadata"]["labels"][MANAGED_BY] = json!(s);
+    }
 }
 
 #[cfg(test)]

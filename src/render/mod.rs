@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::mesh::{Cluster, Mesh};
 pub use certs::Ca;
-pub use live::{peer_changes, unpeer_changes};
+pub use live::{adopt, peer_changes, unpeer_changes};
 
 /// What to render the stream for.
 pub struct Target<'a> {
