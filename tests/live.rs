@@ -276,17 +276,7 @@ fn preflight_reports_every_problem_and_ca_sync_fixes_the_ca() {
         return;
     };
     // east: a different CA, and an id that is not the mesh file's.
-    let ca = shared.join("fixtures/cilium/shared-ca-1.17.6");
-    let (crt, key) = (
-        std::fs::read(ca.join("ca.crt")).unwrap(),
-        std::fs::read(ca.join("ca.key")).unwrap(),
-    );
-    use base64::Engine;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let mut east_ca = lab.get("east", "Secret", "cilium-ca").unwrap();
-    east_ca["data"]["ca.crt"] = b64(&crt).into();
-    east_ca["data"]["ca.key"] = b64(&key).into();
-    lab.server("east").seed_yaml(&east_ca.to_string());
+    lab.set_ca("east", &shared.join("fixtures/cilium/shared-ca-1.17.6"));
     let mut config = lab.get("east", "ConfigMap", "cilium-config").unwrap();
     config["data"]["cluster-id"] = "7".into();
     lab.server("east").seed_yaml(&config.to_string());
@@ -595,15 +585,7 @@ fn the_seed_lab_workflow_init_ca_sync_connect_status_disconnect() {
         return;
     };
     // east was installed with its own CA, as two independent `helm install`s would do.
-    let ca = shared.join("fixtures/cilium/shared-ca-1.17.6");
-    use base64::Engine;
-    let b64 = |p: &str| {
-        base64::engine::general_purpose::STANDARD.encode(std::fs::read(ca.join(p)).unwrap())
-    };
-    let mut east_ca = lab.get("east", "Secret", "cilium-ca").unwrap();
-    east_ca["data"]["ca.crt"] = b64("ca.crt").into();
-    east_ca["data"]["ca.key"] = b64("ca.key").into();
-    lab.server("east").seed_yaml(&east_ca.to_string());
+    lab.set_ca("east", &shared.join("fixtures/cilium/shared-ca-1.17.6"));
 
     let run = |args: &[&str]| {
         let out = lab.cmd().args(args).output().unwrap();

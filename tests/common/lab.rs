@@ -191,6 +191,19 @@ impl Lab {
             .get(api, kind, Some("kube-system"), name)
     }
 
+    /// Replaces `cluster`'s `cilium-ca` with the CA in `dir` (`ca.crt`, `ca.key`).
+    pub fn set_ca(&self, cluster: &str, dir: &Path) {
+        use base64::Engine;
+        let b64 = |f: &str| {
+            base64::engine::general_purpose::STANDARD
+                .encode(std::fs::read(dir.join(f)).expect("CA file"))
+        };
+        let mut secret = self.get(cluster, "Secret", "cilium-ca").expect("cilium-ca");
+        secret["data"]["ca.crt"] = b64("ca.crt").into();
+        secret["data"]["ca.key"] = b64("ca.key").into();
+        self.server(cluster).seed_yaml(&secret.to_string());
+    }
+
     /// A Secret's keys with their decoded text.
     pub fn secret(&self, cluster: &str, name: &str) -> Option<Vec<(String, String)>> {
         use base64::Engine;
