@@ -632,3 +632,109 @@ fn the_seed_lab_workflow_init_ca_sync_connect_status_disconnect() {
         serde_json::json!([])
     );
 }
+
+/// The agents' or apiserver's etcd config for `peer` in Secret `name` of `cluster`.
+fn etcd_config(lab: &Lab, cluster: &str, name: &str, peer: &str) -> String {
+    lab.secret(cluster, name)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(k, _)| k == peer)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("{cluster}: Secret {name} has no {peer}"))
+}
+
+#[test]
+fn connect_with_kvstoremesh_on_1_17_and_1_20_writes_what_render_renders() {
+    for scenario in ["kvstoremesh-1.17.6", "kvstoremesh-1.20.0"] {
+        let base = common::repo()
+            .join("target/refcases")
+            .join(scenario)
+            .join("base.yaml");
+        if !base.is_file() {
+            common::skip(&format!(
+                "{} is absent (bash .ci/run renders it)",
+                base.display()
+            ));
+            return;
+        }
+        let Some(lab) = Lab::start_from(&base, &two()) else {
+            return;
+        };
+        lab.cmd().arg("connect").assert().success();
+        // The agents dial their local KVStoreMesh; the apiserver dials east, pinned by host
+        // aliases on the apiserver, not on the agents.
+        let agents = etcd_config(&lab, "west", "cilium-clustermesh", "east");
+        assert!(
+            agents.contains("https://clustermesh-apiserver.kube-system.svc:2379"),
+            "{scenario}: {agents}"
+        );
+        let kvstoremesh = etcd_config(&lab, "west", "cilium-kvstoremesh", "east");
+        assert!(
+            kvstoremesh.contains("https://east.mesh.cilium.io:32380"),
+            "{scenario}: {kvstoremesh}"
+        );
+        assert!(lab.host_aliases("west").is_empty(), "{scenario}");
+        let apiserver = lab
+            .get("west", "Deployment", "clustermesh-apiserver")
+            .unwrap();
+        assert_eq!(
+            apiserver["spec"]["template"]["spec"]["hostAliases"][0]["hostnames"][0],
+            "east.mesh.cilium.io",
+            "{scenario}"
+        );
+        // 1.20 admits the peers by name.
+        let users = lab.get("west", "ConfigMap", "clustermesh-remote-users");
+        if scenario.ends_with("1.20.0") {
+            let users = users.expect("clustermesh-remote-users");
+            assert!(
+                users["data"]["users.yaml"]
+                    .as_str()
+                    .unwrap()
+                    .contains("remote-east"),
+                "{users}"
+            );
+        }
+        let report = json_out(&lab.cmd().args(["status", "-o", "json"]).output().unwrap());
+        assert_eq!(report["healthy"], true, "{scenario}: {report:#}");
+        // Rendering the chart with the recorded endpoints gives the same Secrets.
+        let out = lab
+            .cmd()
+            .args(["render", "--cluster", "west"])
+            .pipe_stdin(&base)
+            .unwrap()
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stream = String::from_utf8(out.stdout).unwrap();
+        for name in ["cilium-clustermesh", "cilium-kvstoremesh"] {
+            let doc = stream
+                .split("\n---")
+                .find(|d| {
+                    d.contains("\nkind: Secret\n") && d.contains(&format!("  name: {name}\n"))
+                })
+                .unwrap_or_else(|| panic!("{scenario}: render has no Secret {name}"));
+            let rendered: Value = serde_saphyr::from_str(doc.trim_start_matches("---")).unwrap();
+            assert_eq!(
+                rendered["data"],
+                lab.get("west", "Secret", name).unwrap()["data"],
+                "{scenario}: {name}"
+            );
+        }
+        lab.cmd().args(["disconnect", "east"]).assert().success();
+        assert!(
+            lab.secret("west", "cilium-kvstoremesh").unwrap().is_empty(),
+            "{scenario}"
+        );
+        let apiserver = lab
+            .get("west", "Deployment", "clustermesh-apiserver")
+            .unwrap();
+        assert!(
+            apiserver["spec"]["template"]["spec"]["hostAliases"].is_null(),
+            "{scenario}"
+        );
+    }
+}

@@ -68,7 +68,15 @@ impl Lab {
             super::skip("../shared is absent: no chart stream to seed the clusters with");
             return None;
         };
-        let base = shared.join("fixtures/cilium/hubble-clustermesh-1.17.6/base.yaml");
+        Lab::start_from(
+            &shared.join("fixtures/cilium/hubble-clustermesh-1.17.6/base.yaml"),
+            specs,
+        )
+    }
+
+    /// A lab seeded from another chart stream `base` (the chart rendered with the values every
+    /// cluster shares).
+    pub fn start_from(base: &Path, specs: &[Spec]) -> Option<Lab> {
         let dir = tempfile::tempdir().expect("tempdir");
         let render_mesh = dir.path().join("render-mesh.yaml");
         std::fs::write(&render_mesh, mesh_yaml(specs, true)).unwrap();
@@ -79,7 +87,7 @@ impl Lab {
                 .args(["render", "--mesh"])
                 .arg(&render_mesh)
                 .args(["--cluster", spec.name])
-                .pipe_stdin(&base)
+                .pipe_stdin(base)
                 .unwrap()
                 .output()
                 .unwrap();
