@@ -101,8 +101,7 @@ impl Live {
 
     /// Cilium's minor version, from the agent image tag (`…/cilium:v1.17.6@sha256:…`).
     pub fn cilium_version(&self) -> Option<(u32, u32)> {
-        let containers = self.agents.as_ref()?["spec"]["template"]["spec"]["containers"].clone();
-        containers
+        self.agents.as_ref()?["spec"]["template"]["spec"]["containers"]
             .as_array()?
             .iter()
             .filter_map(|c| c["image"].as_str())
@@ -273,13 +272,8 @@ impl Live {
         let suffix = format!(".{MESH_DOMAIN}");
         let aliases = workload
             .as_ref()
-            .and_then(|w| {
-                w["spec"]["template"]["spec"]["hostAliases"]
-                    .as_array()
-                    .cloned()
-            })
-            .unwrap_or_default();
-        for a in aliases {
+            .and_then(|w| w["spec"]["template"]["spec"]["hostAliases"].as_array());
+        for a in aliases.into_iter().flatten() {
             let Some(ip) = a["ip"].as_str() else { continue };
             for h in a["hostnames"].as_array().into_iter().flatten() {
                 if let Some(peer) = h.as_str().and_then(|h| h.strip_suffix(&suffix)) {
