@@ -892,18 +892,24 @@ impl Judge<'_> {
                 String::new(),
                 details,
             ),
-            (_, Err(e)) => check(
-                "peer-config",
-                Status::Warn,
-                format!(
-                    "{} dials {}; cannot tell whether that is right: {e}",
-                    self.a(),
-                    config.endpoints.join(", ")
-                ),
-                format!("record {}'s endpoint: `kubectl mesh connect`", self.b()),
-                details,
-            ),
-            _ => unreachable!("an expected endpoint always has a URL"),
+            // `expected_url` is derived from `expected`: no URL means no expected endpoint.
+            (None, Ok(_)) | (_, Err(_)) => {
+                let why = expected
+                    .as_ref()
+                    .err()
+                    .map_or("no endpoint", String::as_str);
+                check(
+                    "peer-config",
+                    Status::Warn,
+                    format!(
+                        "{} dials {}; cannot tell whether that is right: {why}",
+                        self.a(),
+                        config.endpoints.join(", ")
+                    ),
+                    format!("record {}'s endpoint: `kubectl mesh connect`", self.b()),
+                    details,
+                )
+            }
         }
     }
 
