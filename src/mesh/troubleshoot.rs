@@ -1688,17 +1688,16 @@ impl Judge<'_> {
                 worst = worst.max(status);
             }
         }
-        let mut message = if bad.is_empty() {
-            let (left, what, c) = first.expect("certificates");
-            format!(
+        let mut message = match first {
+            // `certs` is not empty, so every certificate was compared and `first` is set.
+            Some((left, what, c)) if bad.is_empty() => format!(
                 "{} certificates valid for {EXPIRY_WARNING_DAYS}+ days; the first to expire: {what} ({}) on {} (in {} days)",
                 certs.len(),
                 c.subject,
                 c.not_after,
                 left.div_euclid(86_400)
-            )
-        } else {
-            bad.join("; ")
+            ),
+            _ => bad.join("; "),
         };
         if !server_seen {
             message.push_str(&format!(
