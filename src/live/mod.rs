@@ -16,6 +16,7 @@ use kube::core::{ApiResource, Resource};
 use serde_json::Value;
 
 use crate::mesh::state::Live;
+use crate::render::describe;
 
 pub mod etcd;
 pub mod probe;
@@ -454,15 +455,6 @@ fn to_value(o: &DynamicObject) -> anyhow::Result<Value> {
         v["kind"] = Value::String(t.kind.clone());
     }
     Ok(v)
-}
-
-fn describe(v: &Value) -> String {
-    let kind = v["kind"].as_str().unwrap_or("object");
-    let name = v["metadata"]["name"].as_str().unwrap_or("?");
-    match v["metadata"]["namespace"].as_str() {
-        Some(ns) => format!("{kind} {ns}/{name}"),
-        None => format!("{kind} {name}"),
-    }
 }
 
 fn object_path(kind: Kind, ns: &str, name: &str) -> String {

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::mesh::{Cluster, Mesh};
 pub use certs::Ca;
 pub use live::{adopt, peer_changes, unpeer_changes};
+pub use objects::describe;
 
 /// What to render the stream for.
 pub struct Target<'a> {
