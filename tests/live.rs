@@ -402,26 +402,9 @@ fn render_with_the_recorded_peers_matches_what_connect_wrote() {
     lab.cmd().arg("connect").assert().success();
     // The next `helm upgrade` with the post-renderer renders the same peers.
     let base = shared.join("fixtures/cilium/hubble-clustermesh-1.17.6/base.yaml");
-    let out = lab
-        .cmd()
-        .args(["render", "--cluster", "west", "--mesh", "mesh.yaml"])
-        .pipe_stdin(base)
-        .unwrap()
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stream = String::from_utf8(out.stdout).unwrap();
-    let doc = stream
-        .split("\n---")
-        .find(|d| d.contains("\nkind: Secret\n") && d.contains("  name: cilium-clustermesh\n"))
-        .expect("render adds Secret cilium-clustermesh");
-    let rendered: Value = serde_saphyr::from_str(doc.trim_start_matches("---")).unwrap();
+    let rendered = lab.rendered_secrets(&base, "west", &["cilium-clustermesh"]);
     let live = lab.get("west", "Secret", "cilium-clustermesh").unwrap();
-    assert_eq!(rendered["data"], live["data"]);
+    assert_eq!(rendered[0]["data"], live["data"]);
 }
 
 fn trap(version: &'static str, kpr: bool) -> Vec<Spec> {
@@ -697,27 +680,9 @@ fn connect_with_kvstoremesh_on_1_17_and_1_20_writes_what_render_renders() {
         let report = json_out(&lab.cmd().args(["status", "-o", "json"]).output().unwrap());
         assert_eq!(report["healthy"], true, "{scenario}: {report:#}");
         // Rendering the chart with the recorded endpoints gives the same Secrets.
-        let out = lab
-            .cmd()
-            .args(["render", "--cluster", "west"])
-            .pipe_stdin(&base)
-            .unwrap()
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stream = String::from_utf8(out.stdout).unwrap();
-        for name in ["cilium-clustermesh", "cilium-kvstoremesh"] {
-            let doc = stream
-                .split("\n---")
-                .find(|d| {
-                    d.contains("\nkind: Secret\n") && d.contains(&format!("  name: {name}\n"))
-                })
-                .unwrap_or_else(|| panic!("{scenario}: render has no Secret {name}"));
-            let rendered: Value = serde_saphyr::from_str(doc.trim_start_matches("---")).unwrap();
+        let names = ["cilium-clustermesh", "cilium-kvstoremesh"];
+        let rendered = lab.rendered_secrets(&base, "west", &names);
+        for (name, rendered) in names.iter().zip(&rendered) {
             assert_eq!(
                 rendered["data"],
                 lab.get("west", "Secret", name).unwrap()["data"],

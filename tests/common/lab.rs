@@ -199,6 +199,36 @@ impl Lab {
             .get(api, kind, Some("kube-system"), name)
     }
 
+    /// The Secrets `names` in `kubectl mesh render --cluster CLUSTER < base` with the lab's
+    /// mesh file, as the next `helm upgrade` with the post-renderer would apply them.
+    pub fn rendered_secrets(&self, base: &Path, cluster: &str, names: &[&str]) -> Vec<Value> {
+        let out = self
+            .cmd()
+            .args(["render", "--cluster", cluster])
+            .pipe_stdin(base)
+            .unwrap()
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stream = String::from_utf8(out.stdout).unwrap();
+        names
+            .iter()
+            .map(|name| {
+                let doc = stream
+                    .split("\n---")
+                    .find(|d| {
+                        d.contains("\nkind: Secret\n") && d.contains(&format!("  name: {name}\n"))
+                    })
+                    .unwrap_or_else(|| panic!("render has no Secret {name}"));
+                serde_saphyr::from_str(doc.trim_start_matches("---")).unwrap()
+            })
+            .collect()
+    }
+
     /// Replaces `cluster`'s `cilium-ca` with the CA in `dir` (`ca.crt`, `ca.key`).
     pub fn set_ca(&self, cluster: &str, dir: &Path) {
         use base64::Engine;
