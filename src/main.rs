@@ -6,6 +6,7 @@ mod kubeconfig;
 mod live;
 mod mesh;
 mod render;
+mod yaml;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;

@@ -59,7 +59,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     let text = format!(
         "# Mesh file written by `kubectl mesh init` from contexts {}.\n# Review it, then `kubectl mesh validate`, `kubectl mesh ca sync`, `kubectl mesh connect`.\n{}",
         args.contexts.join(", "),
-        crate::render::yaml::emit(&serde_json::to_value(&proposal.mesh)?)?
+        crate::yaml::emit(&serde_json::to_value(&proposal.mesh)?)?
     );
     for note in &proposal.notes {
         eprintln!("note: {note}");

@@ -66,7 +66,7 @@ pub fn print_structured(
     use std::io::Write;
     let text = match format {
         crate::cli::Output::Json => serde_json::to_string_pretty(value)? + "\n",
-        crate::cli::Output::Yaml => crate::render::yaml::emit(value)?,
+        crate::cli::Output::Yaml => crate::yaml::emit(value)?,
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(())
@@ -171,7 +171,7 @@ pub fn dry_run_yaml(objects: &[serde_json::Value]) -> anyhow::Result<String> {
             top.remove("status");
         }
         out.push_str("---\n");
-        out.push_str(&crate::render::yaml::emit(&o)?);
+        out.push_str(&crate::yaml::emit(&o)?);
     }
     Ok(out)
 }

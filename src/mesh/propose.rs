@@ -228,7 +228,7 @@ fn pod_cidr(live: &Live) -> (String, Option<String>) {
 /// A value from kubeadm's ClusterConfiguration `networking` (first of a dual-stack list).
 fn kubeadm(live: &Live, key: &str) -> Option<String> {
     let text = live.kubeadm.as_ref()?["data"]["ClusterConfiguration"].as_str()?;
-    let config = crate::render::yaml::parse(text).ok()?;
+    let config = crate::yaml::parse(text).ok()?;
     let value = config["networking"][key].as_str()?;
     value
         .split(',')

@@ -501,7 +501,7 @@ pub fn secret_text(secret: &Value, key: &str) -> Option<String> {
 
 /// The `endpoints:` of an etcd client config as the agents read it.
 fn etcd_endpoints(text: &str) -> Vec<String> {
-    crate::render::yaml::parse(text)
+    crate::yaml::parse(text)
         .ok()
         .and_then(|v| v["endpoints"].as_array().cloned())
         .into_iter()

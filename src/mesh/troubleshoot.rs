@@ -286,7 +286,7 @@ pub fn peer_config(a: &Live, peer: &str) -> Option<PeerConfig> {
         ("cilium-clustermesh", a.clustermesh.as_ref())
     };
     let text = secret_text(object?, peer)?;
-    let v = crate::render::yaml::parse(&text).ok()?;
+    let v = crate::yaml::parse(&text).ok()?;
     let strings = |v: &Value| -> Vec<String> {
         v.as_array()
             .into_iter()

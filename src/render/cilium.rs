@@ -242,7 +242,7 @@ fn hubble_relay(objects: &mut Objects, ns: &str, t: &Target) -> Result<(), Rende
         return Ok(());
     };
     let object = objects.describe(id);
-    let mut config = super::yaml::parse(text).map_err(|e| RenderError::Invalid {
+    let mut config = crate::yaml::parse(text).map_err(|e| RenderError::Invalid {
         object: object.clone(),
         message: format!("config.yaml: {}", e.message),
     })?;
@@ -262,7 +262,7 @@ fn hubble_relay(objects: &mut Objects, ns: &str, t: &Target) -> Result<(), Rende
         });
     }
     config["cluster-name"] = Value::String(t.cluster.name.clone());
-    let text = super::yaml::emit(&config).map_err(|e| RenderError::Emit {
+    let text = crate::yaml::emit(&config).map_err(|e| RenderError::Emit {
         object,
         message: e.to_string(),
     })?;
@@ -328,7 +328,7 @@ fn ip_masq_agent(
                 .as_str()
                 .unwrap_or("{}")
                 .to_string();
-            let mut conf = super::yaml::parse(&text).map_err(|e| RenderError::Invalid {
+            let mut conf = crate::yaml::parse(&text).map_err(|e| RenderError::Invalid {
                 object: object.clone(),
                 message: format!("data.config: {}", e.message),
             })?;
@@ -584,7 +584,7 @@ fn certgen(objects: &mut Objects, ns: &str, old: &str, t: &Target) -> Result<(),
                 else {
                     continue;
                 };
-                let config = super::yaml::parse(text).map_err(|e| RenderError::Invalid {
+                let config = crate::yaml::parse(text).map_err(|e| RenderError::Invalid {
                     object: objects.describe(id),
                     message: format!("{CERTGEN_CONFIG_ENV}: {}", e.message),
                 })?;

@@ -7,7 +7,6 @@ mod live;
 mod objects;
 mod peers;
 pub mod stream;
-pub mod yaml;
 
 use time::OffsetDateTime;
 

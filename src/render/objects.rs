@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::RenderError;
 use super::stream::{self, Document};
-use super::yaml;
+use crate::yaml;
 
 /// Helm 4 tags every document it hands a post-renderer with this annotation and regroups the
 /// output by it; objects we add must carry it too.

@@ -290,7 +290,7 @@ fn remote_users(
 /// The (name, role) pairs of `users.yaml` in ConfigMap `id`.
 fn existing_users(objects: &Objects, id: DocId) -> Result<Vec<(String, String)>, RenderError> {
     let text = objects.get(id)["data"]["users.yaml"].as_str().unwrap_or("");
-    let parsed = super::yaml::parse(text).map_err(|e| RenderError::Invalid {
+    let parsed = crate::yaml::parse(text).map_err(|e| RenderError::Invalid {
         object: objects.describe(id),
         message: format!("users.yaml is not YAML: {}", e.message),
     })?;

@@ -1,5 +1,6 @@
 //! YAML as Helm reads it (YAML 1.1 scalars: `on`/`no` booleans, `0755` octal) into an ordered
-//! JSON value, and back to YAML whose scalars mean the same to a YAML 1.1 reader.
+//! JSON value, and back to YAML whose scalars mean the same to a YAML 1.1 reader. Shared by the
+//! pure core (`mesh`, `render`) and the commands; it depends on neither.
 
 use serde_json::Value;
 
