@@ -25,7 +25,7 @@ OWNED = ["cluster.name", "cluster.id", "clustermesh.maxConnectedClusters", "ipv4
 ACTION = re.compile(r"\{\{(-?)(.*?)(-?)\}\}", re.S)
 VALUES = re.compile(r"(?<![\w)])(?:\$\w*)?\.Values((?:\.\w+)*)")
 KEYED = re.compile(r"\b(hasKey|get|index)\s+$")
-STR = re.compile(r'\s+"(\w+)"')
+STR = re.compile(r'(?:\s+"\w+")+')
 DOT = re.compile(r'(?<![\w$)\]."])\.(?:(?!Values\b|Release\b|Chart\b|Capabilities\b|Template\b|Files\b)(\w+)|(?![\w.]))')
 VAR = re.compile(r"\$\w+")
 INCLUDE = re.compile(r'\b(?:include|template)\s+"([^"]+)"')
@@ -71,15 +71,10 @@ def value_refs(text):
     for m in code(text, VALUES):
         path, end = m.group(1).lstrip("."), m.end()
         before = text[:m.start()]
-        if KEYED.search(before):  # hasKey .Values.clustermesh "maxConnectedClusters"
-            keys = []
-            for k in STR.finditer(text, end):
-                if k.start() != end:
-                    break
-                keys.append(k.group(1)); end = k.end()
-                if not KEYED.search(before).group(1) == "index":
-                    break
-            path = ".".join([path] + keys).strip(".")
+        kw = KEYED.search(before)
+        if kw:  # hasKey .Values.clustermesh "maxConnectedClusters", index .Values "a" "b"
+            keys = re.findall(r'"(\w+)"', STR.match(text, end).group() if STR.match(text, end) else "")
+            path = ".".join([path] + (keys if kw.group(1) == "index" else keys[:1])).strip(".")
         d = re.search(r"\bdig((?:\s+\"\w+\")+)\s+(?:\"[^\"]*\"|\(\w+\)|\S+)\s+$", before)
         if d:  # dig "k1" "k2" default .Values.x
             path = ".".join([path] + re.findall(r'"(\w+)"', d.group(1))).strip(".")
@@ -215,9 +210,7 @@ def audit(files):
 
 def line_of(text, off):
     n = text.count("\n", 0, off)
-    start = text.rfind("\n", 0, off) + 1
-    end = text.find("\n", off)
-    return n + 1, text[start:end if end >= 0 else len(text)].strip()
+    return n + 1, text.split("\n")[n].strip()
 
 
 def short(path):

@@ -15,14 +15,19 @@ line. Each differing document is attributed to its template (Helm's "# Source:" 
 that differs but is missing from inventory/cilium-<version>.txt is reported as MISSED.
 
 usage: audit_render.py [--shared ../shared] [--only SUBSTR]... [--out FILE]
+Exit 1 when a set fails to render where it should, or when a template is MISSED.
 Needs: pip install helm-python-sdk pyyaml cryptography (helm_render.py from --shared/tools).
 """
 import argparse, base64, copy, datetime, json, os, re, subprocess, sys, tempfile
 
-import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+try:
+    import yaml
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    import helm_python  # noqa: F401  (used by helm_render.py, which runs with this interpreter)
+except ImportError as e:
+    sys.exit("audit_render.py: %s; install with: target/venv/bin/pip install helm-python-sdk pyyaml cryptography" % e)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VERSIONS = ["1.16.19", "1.17.6", "1.18.12", "1.19.6", "1.20.0"]
@@ -43,7 +48,7 @@ OPTIONS = {
         "authMode": "cluster", "auto": {"method": "certmanager", "certManagerIssuerRef": ISSUER}}}}}, VERSIONS),
     "clustermesh-provided": ({"clustermesh": {"apiserver": {"tls": {
         "auto": {"enabled": False}, "server": {"cert": B64, "key": B64}, "admin": {"cert": B64, "key": B64},
-        "remote": {"cert": B64, "key": B64}, "client": {"cert": B64, "key": B64}}}}}, VERSIONS),
+        "remote": {"cert": B64, "key": B64}, "client": {"cert": B64, "key": B64}}}}}, VERSIONS[:4]),
     "hubble-cronjob": ({"hubble": {"tls": {"auto": {"method": "cronJob", "schedule": "0 0 1 */4 *"}},
                                    "metrics": {"enabled": ["dns"], "tls": {"enabled": True}}}}, VERSIONS),
     "hubble-certmanager": ({"hubble": {"tls": {"auto": {"method": "certmanager", "certManagerIssuerRef": ISSUER}},
@@ -66,6 +71,10 @@ OPTIONS = {
     "mcsapi": ({"clustermesh": {"mcsapi": {"enabled": True}}}, ["1.19.6", "1.20.0"]),
     "external-workloads": ({"externalWorkloads": {"enabled": True}}, ["1.16.19", "1.17.6"]),
 }
+
+
+# (option set, version) the chart refuses, with a piece of its message: checked to fail that way.
+EXPECTED_FAILURES = {("clustermesh-provided", "1.20.0"): "providing Cluster Mesh certs and keys as helm values has been removed"}
 
 
 def merge(a, b):
@@ -213,7 +222,14 @@ def main():
     base = yaml.safe_load(open(os.path.join(a.shared, "fixtures", "cilium", "hubble-clustermesh-1.17.6",
                                             "values.yaml")))
     ca = mesh_ca()
-    report = []
+    report, bad = [], 0
+    for (name, v), msg in EXPECTED_FAILURES.items():
+        if a.only and not any(s in "%s-%s" % (name, v) for s in a.only):
+            continue
+        _, err = render(a.shared, v, merge(merge(base, OPTIONS[name][0]), {"cluster": {"name": "west", "id": 1}}))
+        ok = bool(err) and msg in err
+        bad += not ok
+        report.append("## %s %s: %s: %s" % (name, v, "fails as expected" if ok else "UNEXPECTED", err or "renders"))
     for name, (opts, versions) in OPTIONS.items():
         for v in versions:
             if a.only and not any(s in "%s-%s" % (name, v) for s in a.only):
@@ -222,6 +238,7 @@ def main():
             d1, err = render(a.shared, v, merge(vals, {"cluster": {"name": "default", "id": 0}}))
             if err:
                 report.append("## %s %s: RENDER FAILS: %s" % (name, v, err))
+                bad += 1
                 continue
             d2, _ = render(a.shared, v, merge(vals, {"cluster": {"name": "default", "id": 0}}))
             noise = {(k, l) for k in set(d1) | set(d2) for l in d1.get(k, set()) ^ d2.get(k, set())}
@@ -229,6 +246,7 @@ def main():
             rf, err2 = render(a.shared, v, merge(vals, west_values(ca))) if not err else (None, None)
             if err or err2:
                 report.append("## %s %s: RENDER FAILS with west: %s" % (name, v, err or err2))
+                bad += 1
                 continue
             inv = inventory(v)
             report.append("## %s %s: renders (noise lines ignored: %d)" % (name, v, len(noise)))
@@ -237,12 +255,15 @@ def main():
                 report.append("### " + title)
                 for (src, obj), line in diff:
                     miss = "" if src.split("/", 1)[1] in inv else "  MISSED"
+                    bad += bool(miss)
                     report.append("%s %s%s: %s" % (src.split("/", 1)[1], obj, miss, line[:300]))
     text = "\n".join(report) + "\n"
     if a.out:
         open(a.out, "w").write(text)
     else:
         sys.stdout.write(text)
+    if bad:
+        sys.exit("audit_render.py: %d unexpected render failures or MISSED lines (see the report)" % bad)
 
 
 if __name__ == "__main__":
