@@ -7,8 +7,9 @@ hubble-clustermesh fixture + the option set + ...):
   default : cluster.name=default, cluster.id=0 (no mesh values)
   name    : cluster.name=west, cluster.id=1
   full    : every value the mesh owns for west (name, id, maxConnectedClusters, ipv4NativeRoutingCIDR,
-            ipMasqAgent, clustermesh.config with two peers (one by ips, one by address),
-            clustermesh.apiserver.service.nodePort, tls.ca = a fixed "Mesh CA")
+            ipMasqAgent, clustermesh.config with domain mesh.example and two peers (one by ips, one by
+            address), clustermesh.apiserver.service.nodePort=32391, tls.ca = a fixed "Mesh CA"; none of
+            them the chart default)
 and two diffs (default -> name, name -> full) of normalized manifests: certificates are described by
 subject, issuer, SANs and usages (random bytes dropped), keys hidden, text configs compared line by
 line. Each differing document is attributed to its template (Helm's "# Source:" comment); a template
@@ -103,10 +104,10 @@ def west_values(ca):
             "ipMasqAgent": {"enabled": True, "config": {"nonMasqueradeCIDRs": ["10.1.0.0/16", "10.4.0.0/16"],
                                                         "masqLinkLocal": False}},
             "clustermesh": {"maxConnectedClusters": 511,
-                            "config": {"enabled": True, "clusters": [
+                            "config": {"enabled": True, "domain": "mesh.example", "clusters": [
                                 {"name": "east", "port": 32380, "ips": ["172.18.0.5"]},
                                 {"name": "north", "port": 32381, "address": "north.example.com"}]},
-                            "apiserver": {"service": {"nodePort": 32379}}},
+                            "apiserver": {"service": {"nodePort": 32391}}},
             "tls": {"ca": {"cert": ca[0], "key": ca[1]}}}
 
 
@@ -223,6 +224,7 @@ def main():
                                             "values.yaml")))
     ca = mesh_ca()
     report, bad = [], 0
+    seen = {}  # (diff, template, object, field) -> {option set: [versions]}, for the summary
     for (name, v), msg in EXPECTED_FAILURES.items():
         if a.only and not any(s in "%s-%s" % (name, v) for s in a.only):
             continue
@@ -250,13 +252,25 @@ def main():
                 continue
             inv = inventory(v)
             report.append("## %s %s: renders (noise lines ignored: %d)" % (name, v, len(noise)))
-            for title, diff in (("default -> west (name, id)", compare(d1, rn, noise)),
-                                ("west -> west with every mesh value", compare(rn, rf, noise))):
+            for label, title, diff in (("name", "default -> west (name, id)", compare(d1, rn, noise)),
+                                       ("full", "west -> west with every mesh value", compare(rn, rf, noise))):
                 report.append("### " + title)
                 for (src, obj), line in diff:
                     miss = "" if src.split("/", 1)[1] in inv else "  MISSED"
                     bad += bool(miss)
                     report.append("%s %s%s: %s" % (src.split("/", 1)[1], obj, miss, line[:300]))
+                    field = re.sub(r"\[\d+\]", "[]", re.split(r" = |\|\d+: ", line[2:])[0])
+                    obj = re.sub(r"-[0-9a-f]{10}$", "-<hash>", obj)  # the certgen Jobs of 1.19+
+                    seen.setdefault((label, src.split("/", 1)[1] + miss, obj, field), {}) \
+                        .setdefault(name, []).append(v)
+    report.append("## summary: what differs (name: default -> west; full: west -> every mesh value), template,"
+                  " object, field <- option sets: versions")
+    for key, sets in sorted(seen.items()):
+        by_versions = {}
+        for name, vs in sets.items():
+            by_versions.setdefault(",".join(sorted(set(vs))), []).append(name)
+        report.append("%s %s %s %s <- %s" % (key + ("; ".join("%s: %s" % (" ".join(n), vs)
+                                                            for vs, n in sorted(by_versions.items())),)))
     text = "\n".join(report) + "\n"
     if a.out:
         open(a.out, "w").write(text)
