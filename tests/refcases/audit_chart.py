@@ -7,10 +7,13 @@ The mesh file owns these chart values (paths below .Values):
 A template or helper "reads" one when it names it directly (.Values.x, $.Values.x, $root.Values.x,
 hasKey/get/index/dig with string keys), through a variable or a range/with dot bound to such a
 value, through `include`/`template` of a helper that reads one (transitively), through a helper
-called with such a value as argument, or through a root field a helper `set`s from one (.commonCA).
+called with such a value as argument, through a root field a helper `set`s from one (.commonCA), or
+through a whole file read by `include (print $.Template.BasePath ...)` (checksum annotations) or
+`tpl (.Files.Get ...)`. String literals and comments are skipped.
 For each reference: line number, the values it reads, the trimmed line, and the conditions of the
 enclosing if/with/range blocks ("under"); per template, "when" is the chain of conditions common to
-all its references (the chart values that switch it on).
+all its references outside if-conditions (the chart values that switch it on), plus whether it is
+validation only, a Helm hook, and any .Capabilities.APIVersions gate.
 
 Regenerate the inventories (one per chart version) and compare two versions:
   python3 tests/refcases/audit_chart.py --out tests/refcases/inventory ../shared/charts/cilium-*.tgz
