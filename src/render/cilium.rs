@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use time::Duration;
 
 use super::certs::{self, Ca, Leaf};
+use super::derived::{self, Identity};
 use super::objects::{DocId, Objects};
 use super::{RenderError, Target};
 use crate::mesh::{DEFAULT_MAX_CONNECTED_CLUSTERS, RoutingMode};
@@ -31,27 +32,52 @@ const TOUCHED_KINDS: &[&str] = &[
     "StatefulSet",
     "Job",
     "CronJob",
+    "Certificate",
+    "ServiceMonitor",
 ];
 
-/// Whether a document (by its header) is one the transforms may need whole.
-pub fn wanted(header: &Value, ns: &str) -> bool {
+/// Whether a document (by its header, and whether the Cilium chart made it) is one the
+/// transforms may need whole: the chart's objects of the kinds above wherever they are (SPIRE
+/// and ServiceMonitors may live in other namespaces), and those kinds in the Cilium namespace.
+pub fn wanted(header: &Value, chart_made: bool, ns: &str) -> bool {
     TOUCHED_KINDS.iter().any(|k| header["kind"] == *k)
-        && header["metadata"]["namespace"]
-            .as_str()
-            .is_none_or(|n| n == ns)
+        && (chart_made
+            || header["metadata"]["namespace"]
+                .as_str()
+                .is_none_or(|n| n == ns))
 }
 
-pub fn apply(objects: &mut Objects, t: &Target) -> Result<(), RenderError> {
+/// Gives the stream `t`'s identity, routing, ip-masq-agent, peers and certificates; returns the
+/// identity the stream had and now has, for [`super::derived::check`].
+pub fn apply(objects: &mut Objects, t: &Target) -> Result<Identity, RenderError> {
     let ns = t.mesh.namespace();
-    let config = objects
-        .find("ConfigMap", ns, "cilium-config")
-        .ok_or_else(|| RenderError::NoCiliumConfig {
-            namespace: ns.to_string(),
-        })?;
-    let old_name = identity(objects, config, t)?;
+    let configs = objects.find_all("ConfigMap", ns, "cilium-config");
+    let config = match configs[..] {
+        [config] => config,
+        [] => {
+            return Err(RenderError::NoCiliumConfig {
+                namespace: ns.to_string(),
+            });
+        }
+        [first, second, ..] => {
+            return Err(RenderError::Invalid {
+                object: objects.describe(second),
+                message: format!(
+                    "the stream has {} ConfigMaps cilium-config in namespace {ns:?} (documents {} and {}): render one Cilium release at a time",
+                    configs.len(),
+                    first + 1,
+                    second + 1
+                ),
+            });
+        }
+    };
+    let old = identity(objects, config, t)?;
+    let old_name = old.old_name.clone();
     certgen(objects, ns, &old_name, t)?;
     identity_args(objects, ns, t)?;
     hubble_relay(objects, ns, t)?;
+    derived_names(objects, &old_name, t);
+    derived_config_text(objects, &old);
     if t.mesh.routing_mode == RoutingMode::Native {
         native_routing(objects, config, t)?;
         ip_masq_agent(objects, ns, config, t)?;
@@ -60,7 +86,8 @@ pub fn apply(objects: &mut Objects, t: &Target) -> Result<(), RenderError> {
     let version = chart_version(objects);
     super::peers::apply(objects, ns, config, version, t)?;
     certificates(objects, ns, &old_name, version, t)?;
-    Ok(())
+    checksums(objects)?;
+    Ok(old)
 }
 
 /// Sets `key` of a string map to `wanted`, accepting the chart default or the same value;
@@ -106,9 +133,9 @@ fn set_identity(
     Ok(found)
 }
 
-/// cilium-config: `cluster-name`, `cluster-id`, `max-connected-clusters`. Returns the name the
-/// stream was rendered with (the chart's `default`, or already this cluster's).
-fn identity(objects: &mut Objects, config: DocId, t: &Target) -> Result<String, RenderError> {
+/// cilium-config: `cluster-name`, `cluster-id`, `max-connected-clusters`. Returns the values the
+/// stream was rendered with (the chart's defaults, or already this cluster's).
+fn identity(objects: &mut Objects, config: DocId, t: &Target) -> Result<Identity, RenderError> {
     let data = ["data"];
     let name = &t.cluster.name;
     let old = set_identity(
@@ -120,7 +147,7 @@ fn identity(objects: &mut Objects, config: DocId, t: &Target) -> Result<String, 
         name,
         t,
     )?;
-    set_identity(
+    let old_id = set_identity(
         objects,
         config,
         &data,
@@ -130,7 +157,7 @@ fn identity(objects: &mut Objects, config: DocId, t: &Target) -> Result<String, 
         t,
     )?;
     let max = t.mesh.max_connected_clusters().to_string();
-    set_identity(
+    let old_max = set_identity(
         objects,
         config,
         &data,
@@ -146,7 +173,137 @@ fn identity(objects: &mut Objects, config: DocId, t: &Target) -> Result<String, 
         data.entry("cluster-id")
             .or_insert_with(|| Value::String(t.cluster.id.to_string()));
     }
-    Ok(old.unwrap_or_else(|| DEFAULT_NAME.to_string()))
+    Ok(Identity {
+        old_name: old.unwrap_or_else(|| DEFAULT_NAME.to_string()),
+        new_name: name.clone(),
+        old_id: old_id.unwrap_or_else(|| DEFAULT_ID.to_string()),
+        new_id: t.cluster.id.to_string(),
+        old_max: old_max.unwrap_or_else(|| DEFAULT_MAX_CONNECTED_CLUSTERS.to_string()),
+        new_max: max,
+    })
+}
+
+/// Names the chart builds from `cluster.name` in objects it does not sign itself: cert-manager
+/// `Certificate`s (`commonName`, `dnsNames`: cert-manager issues them, render only edits) and the
+/// Hubble `ServiceMonitor`'s `tlsConfig.serverName`.
+fn derived_names(objects: &mut Objects, old: &str, t: &Target) {
+    let rename = |v: &mut Value| {
+        if let Some(name) = v.as_str()
+            && let Some(new) = derived::rename_name(name, old, &t.cluster.name)
+        {
+            *v = Value::String(new);
+        }
+    };
+    for id in objects.chart_made(&["Certificate"]) {
+        let needs = {
+            let spec = &objects.get(id)["spec"];
+            let names = std::iter::once(&spec["commonName"])
+                .chain(spec["dnsNames"].as_array().into_iter().flatten());
+            names
+                .filter_map(Value::as_str)
+                .any(|n| derived::rename_name(n, old, &t.cluster.name).is_some())
+        };
+        if needs && let Some(spec) = objects.get_mut(id).get_mut("spec") {
+            if let Some(cn) = spec.get_mut("commonName") {
+                rename(cn);
+            }
+            let names = spec.get_mut("dnsNames").and_then(Value::as_array_mut);
+            for n in names.into_iter().flatten() {
+                rename(n);
+            }
+        }
+    }
+    for id in objects.chart_made(&["ServiceMonitor"]) {
+        let needs = objects.get(id)["spec"]["endpoints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["tlsConfig"]["serverName"].as_str())
+            .any(|n| derived::rename_name(n, old, &t.cluster.name).is_some());
+        if needs {
+            let endpoints = objects
+                .get_mut(id)
+                .pointer_mut("/spec/endpoints")
+                .and_then(Value::as_array_mut);
+            for e in endpoints.into_iter().flatten() {
+                if let Some(server) = e.pointer_mut("/tlsConfig/serverName") {
+                    rename(server);
+                }
+            }
+        }
+    }
+}
+
+/// Text configs the chart writes with the cluster's name in them, edited as text (the chart
+/// writes them as text): SPIRE's server (`clusters = { "<name>" = {…} }`) and agent
+/// (`cluster = "<name>"`) configs (`authentication.mutual.spire.install`), and the
+/// clustermesh-apiserver users (1.16 with KVStoreMesh lists the cluster's own `remote-<name>`).
+const TEXT_CONFIGS: &[(&str, &str)] = &[
+    ("spire-server", "server.conf"),
+    ("spire-agent", "agent.conf"),
+    ("clustermesh-remote-users", "users.yaml"),
+];
+
+/// Pod annotations that hash the text of a chart template (`rollOutCiliumPods`,
+/// `operator.rollOutPods`, `hubble.relay.rollOutPods`), and the template they hash.
+const CHECKSUMS: &[(&str, &str)] = &[
+    (
+        "cilium.io/cilium-configmap-checksum",
+        "cilium-configmap.yaml",
+    ),
+    (
+        "cilium.io/hubble-relay-configmap-checksum",
+        "hubble-relay/configmap.yaml",
+    ),
+];
+
+/// Refuses a stream where a pod annotation hashes a template whose output render changed: the
+/// hash is of the text Helm rendered for the whole template file, which render does not
+/// reproduce byte for byte, so it cannot write the value the chart would.
+fn checksums(objects: &Objects) -> Result<(), RenderError> {
+    for id in objects.chart_made(WORKLOADS) {
+        if let Some(template) = pod_template(objects.get(id)) {
+            let annotations = &template["metadata"]["annotations"];
+            for (key, hashed) in CHECKSUMS {
+                if annotations[*key].is_string() && objects.template_changed(hashed) {
+                    return Err(RenderError::Invalid {
+                        object: objects.describe(id),
+                        message: format!(
+                            "the pod annotation {key} is the sha256 of the chart's text of {hashed}, which render changes for this cluster and cannot hash as Helm would; turn the rollout annotations off (rollOutCiliumPods=false, operator.rollOutPods=false, hubble.relay.rollOutPods=false) and restart the pods after the upgrade (`kubectl rollout restart`), or set the cluster's values with `kubectl mesh values`"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The pod template of a workload.
+fn pod_template(workload: &Value) -> Option<&Value> {
+    let path = if workload["kind"] == "CronJob" {
+        "/spec/jobTemplate/spec/template"
+    } else {
+        "/spec/template"
+    };
+    workload.pointer(path)
+}
+
+fn derived_config_text(objects: &mut Objects, identity: &Identity) {
+    for doc in objects.chart_made(&["ConfigMap"]) {
+        for (name, key) in TEXT_CONFIGS {
+            if objects.get(doc)["metadata"]["name"] != *name {
+                continue;
+            }
+            let Some(text) = objects.get(doc)["data"][*key].as_str() else {
+                continue;
+            };
+            let renamed = super::derived::rename_in_text(text, identity);
+            if renamed != text {
+                objects.get_mut(doc)["data"][*key] = Value::String(renamed);
+            }
+        }
+    }
 }
 
 /// `--cluster-name=`, `--cluster-id=`, `--max-connected-clusters=` arguments of any container
@@ -456,22 +613,10 @@ fn apiserver_node_port(objects: &mut Objects, ns: &str, t: &Target) -> Result<()
     Ok(())
 }
 
-/// Names in chart-made certificates that carry the cluster name: `admin-<name>`,
-/// `local-<name>` (clustermesh-apiserver users) and `*.<name>.hubble-grpc.cilium.io`-style names.
+/// A name of a chart-made certificate for the new cluster name (see
+/// [`derived::rename_name`]).
 fn rename_cert_name(name: &str, old: &str, new: &str) -> String {
-    for user in ["admin-", "local-"] {
-        if name.strip_prefix(user) == Some(old) {
-            return format!("{user}{new}");
-        }
-    }
-    if name.ends_with(".cilium.io") {
-        return name
-            .split('.')
-            .map(|label| if label == old { new } else { label })
-            .collect::<Vec<_>>()
-            .join(".");
-    }
-    name.to_string()
+    derived::rename_name(name, old, new).unwrap_or_else(|| name.to_string())
 }
 
 /// The chart's certificates: with the mesh CA, `cilium-ca` carries it and every chart-made
@@ -526,8 +671,29 @@ fn certificates(
         }
         (None, _) => {}
     }
+    // The chart copies `tls.ca.cert` into the `ca.crt` of Secrets made of certificates the user
+    // provides (`tls-provided/`); the certificates themselves are the user's.
+    if let Some(mesh_ca) = t.mesh_ca {
+        for id in objects.chart_made(&["Secret"]) {
+            let provided = objects
+                .template(id)
+                .is_some_and(|p| p.contains("tls-provided/"));
+            if provided && objects.get(id)["data"].get("ca.crt").is_some() {
+                let pem = B64.encode(&mesh_ca.cert_pem);
+                if objects.get(id)["data"]["ca.crt"] != pem.as_str() {
+                    objects.get_mut(id)["data"]["ca.crt"] = Value::String(pem);
+                }
+            }
+        }
+    }
     let target_ca = t.mesh_ca.or(stream_ca.as_ref());
     for id in objects.of_kinds(&["Secret"], ns) {
+        if objects
+            .template(id)
+            .is_some_and(|p| p.contains("tls-provided/"))
+        {
+            continue; // the user's certificate: kept as given
+        }
         let Some(crt) = secret_text(&objects.get(id)["data"], "tls.crt") else {
             continue;
         };

@@ -3,6 +3,7 @@
 
 pub mod certs;
 mod cilium;
+mod derived;
 mod live;
 mod objects;
 mod peers;
@@ -49,6 +50,16 @@ pub enum RenderError {
         wanted: String,
         cluster: String,
     },
+    #[error(
+        "{object}: {place} still reads {found:?}, a value the chart derived from the cluster name {old:?} it was rendered with, and kubectl-mesh does not know this place ({wanted:?} expected): nothing was written. Set the value for this cluster in its Helm values, or leave out the chart option that renders it, and report the option to kubectl-mesh"
+    )]
+    Unhandled {
+        object: String,
+        place: String,
+        found: String,
+        wanted: String,
+        old: String,
+    },
     #[error("{object}: {message}")]
     Invalid { object: String, message: String },
     #[error("{object}: {source}")]
@@ -61,7 +72,10 @@ pub enum RenderError {
 /// Renders `stream` for `target`; the result is complete or an error, never half a stream.
 pub fn render(stream: &str, target: &Target) -> Result<String, RenderError> {
     let ns = target.mesh.namespace();
-    let mut objects = objects::Objects::parse(stream, |header| cilium::wanted(header, ns))?;
-    cilium::apply(&mut objects, target)?;
-    objects.write()
+    let chart = objects::ChartSource::detect(stream, ns);
+    let mut objects = objects::Objects::parse(stream, &chart, |header, made| {
+        cilium::wanted(header, made, ns)
+    })?;
+    let identity = cilium::apply(&mut objects, target)?;
+    objects.write(|object, text| derived::check(object, text, &identity))
 }

@@ -13,6 +13,10 @@ pub const HELM_FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-file
 
 struct Doc<'a> {
     src: Document<'a>,
+    /// Whether the document comes from the Cilium chart's own templates (see [`ChartSource`]).
+    chart: bool,
+    /// The template that made it (`cilium/templates/…`), when Helm named it.
+    template: Option<String>,
     /// New text for the whole document, when a transform edited the text itself.
     text: Option<String>,
     value: Value,
@@ -32,6 +36,52 @@ pub struct Objects<'a> {
     added: Vec<Added>,
 }
 
+/// Which documents the Cilium chart made. Helm names each document's template (`# Source:`
+/// comment, or Helm 4's filename annotation): the chart's are those below the folder of the
+/// template that made `cilium-config` (`cilium/templates/`, or `umbrella/charts/cilium/templates/`
+/// in an umbrella chart). A stream without any template names (kustomize output, a hand-made
+/// stream) has no such folder: then every document in the Cilium namespace counts as the chart's.
+#[derive(Debug, Clone)]
+pub enum ChartSource {
+    Templates(String),
+    Namespace(String),
+}
+
+impl ChartSource {
+    /// Finds the chart's template folder in `stream` (a text scan: no parsing).
+    pub fn detect(stream: &str, namespace: &str) -> ChartSource {
+        const CONFIG_TEMPLATE: &str = "templates/cilium-configmap.yaml";
+        let folder = stream.lines().find_map(|l| {
+            let l = l.trim();
+            let path = l
+                .strip_prefix("# Source: ")
+                .or_else(|| {
+                    l.strip_prefix(HELM_FILENAME_ANNOTATION)
+                        .map(|r| r.trim_start_matches(':').trim())
+                })?
+                .trim_matches(['"', '\'']);
+            path.strip_suffix(CONFIG_TEMPLATE)
+                .map(|f| format!("{f}templates/"))
+        });
+        match folder {
+            Some(f) => ChartSource::Templates(f),
+            None => ChartSource::Namespace(namespace.to_string()),
+        }
+    }
+
+    /// Whether a document with this header and template path is the chart's.
+    pub fn made(&self, header: &Value, template: Option<&str>) -> bool {
+        match self {
+            ChartSource::Templates(folder) => {
+                template.is_some_and(|t| t.starts_with(folder.as_str()))
+            }
+            ChartSource::Namespace(ns) => header["metadata"]["namespace"]
+                .as_str()
+                .is_none_or(|n| n == ns),
+        }
+    }
+}
+
 /// Index of a document in the stream.
 pub type DocId = usize;
 
@@ -41,7 +91,8 @@ impl<'a> Objects<'a> {
     /// keep just that header, since they are written back as their raw text anyway.
     pub fn parse(
         stream: &'a str,
-        wanted: impl Fn(&Value) -> bool,
+        chart: &ChartSource,
+        wanted: impl Fn(&Value, bool) -> bool,
     ) -> Result<Objects<'a>, RenderError> {
         let mut docs = Vec::new();
         for src in stream::split(stream) {
@@ -52,7 +103,12 @@ impl<'a> Objects<'a> {
                 message: e.message,
             };
             let header = yaml::parse_header(body).map_err(yaml_error)?;
-            let value = if wanted(&header) {
+            let template = header["metadata"]["annotations"][HELM_FILENAME_ANNOTATION]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| source_of(src.raw));
+            let made = chart.made(&header, template.as_deref());
+            let value = if wanted(&header, made) {
                 yaml::parse(body).map_err(yaml_error)?
             } else {
                 header
@@ -67,6 +123,8 @@ impl<'a> Objects<'a> {
             }
             docs.push(Doc {
                 src,
+                chart: made,
+                template,
                 text: None,
                 value,
                 original: None,
@@ -90,6 +148,8 @@ impl<'a> Objects<'a> {
                     first_line: 1,
                     raw: "",
                 },
+                chart: true,
+                template: None,
                 text: None,
                 value,
                 original: None,
@@ -148,6 +208,36 @@ impl<'a> Objects<'a> {
                         .is_none_or(|ns| ns == namespace)
             })
             .collect()
+    }
+
+    /// Every document the Cilium chart made, of one of `kinds`, in any namespace.
+    pub fn chart_made(&self, kinds: &[&str]) -> Vec<DocId> {
+        (0..self.docs.len())
+            .filter(|&i| {
+                self.docs[i].chart && kinds.iter().any(|k| self.docs[i].value["kind"] == *k)
+            })
+            .collect()
+    }
+
+    /// The template (below the chart's `templates/`) that made document `id`, when Helm named it.
+    pub fn template(&self, id: DocId) -> Option<&str> {
+        let t = self.docs[id].template.as_deref()?;
+        t.find("templates/").map(|i| &t[i + "templates/".len()..])
+    }
+
+    /// Whether a transform changed a document made by `template` (below `templates/`) or added
+    /// one as if made by it.
+    pub fn template_changed(&self, template: &str) -> bool {
+        let changed = (0..self.docs.len()).any(|i| {
+            let d = &self.docs[i];
+            self.template(i) == Some(template)
+                && (d.text.is_some() || d.original.as_ref().is_some_and(|o| *o != d.value))
+        });
+        changed
+            || self
+                .added
+                .iter()
+                .any(|a| a.source.ends_with(&format!("templates/{template}")))
     }
 
     /// Values of label `key` over all documents, in stream order.
@@ -242,8 +332,13 @@ impl<'a> Objects<'a> {
         });
     }
 
-    /// The whole output stream; built completely before anything is written.
-    pub fn write(&self) -> Result<String, RenderError> {
+    /// The whole output stream, built completely before anything is written. `check` sees every
+    /// document the chart made (and every object a transform added) with the text it is written
+    /// as; an error from `check` fails the write.
+    pub fn write(
+        &self,
+        mut check: impl FnMut(&Value, &str) -> Result<(), RenderError>,
+    ) -> Result<String, RenderError> {
         let mut out =
             String::with_capacity(self.docs.iter().map(|d| d.src.raw.len()).sum::<usize>() + 4096);
         for (i, doc) in self.docs.iter().enumerate() {
@@ -254,9 +349,17 @@ impl<'a> Objects<'a> {
                 if !head.is_empty() && !head.ends_with('\n') {
                     out.push('\n');
                 }
-                out.push_str(&emit(&doc.value, &describe(&doc.value))?);
+                let text = emit(&doc.value, &describe(&doc.value))?;
+                if doc.chart {
+                    check(&doc.value, &text)?;
+                }
+                out.push_str(&text);
             } else {
-                out.push_str(doc.text.as_deref().unwrap_or(doc.src.raw));
+                let text = doc.text.as_deref().unwrap_or(doc.src.raw);
+                if doc.chart {
+                    check(&doc.value, text)?;
+                }
+                out.push_str(text);
             }
             for add in self.added.iter().filter(|a| a.after == i) {
                 if !out.is_empty() && !out.ends_with('\n') {
@@ -265,7 +368,9 @@ impl<'a> Objects<'a> {
                 out.push_str("---\n# Source: ");
                 out.push_str(&add.source);
                 out.push('\n');
-                out.push_str(&emit(&add.value, &describe(&add.value))?);
+                let text = emit(&add.value, &describe(&add.value))?;
+                check(&add.value, &text)?;
+                out.push_str(&text);
             }
         }
         Ok(out)

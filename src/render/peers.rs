@@ -61,14 +61,24 @@ pub fn apply(
                 .map(move |ip| json!({"ip": ip, "hostnames": [host.clone()]}))
         })
         .collect();
-    let alias_target = if kvstoremesh {
+    // Who dials the peers: the agents, or with KVStoreMesh the apiserver's kvstoremesh; and the
+    // operator too when it syncs EndpointSlices or serves the MCS API (1.16+/1.17+), as the
+    // chart's `clustermesh.enableEndpointSliceSynchronization` / `mcsapi.enabled` say in
+    // cilium-config.
+    let mut alias_targets = vec![if kvstoremesh {
         apiserver
     } else {
         objects.find("DaemonSet", ns, "cilium")
-    };
+    }];
+    let enabled = |key: &str| objects.get(config)["data"][key] == "true";
+    if !kvstoremesh
+        && (enabled("clustermesh-enable-endpoint-sync") || enabled("clustermesh-enable-mcs-api"))
+    {
+        alias_targets.push(objects.find("Deployment", ns, "cilium-operator"));
+    }
     let mesh_hosts: Vec<String> = t.mesh.clusters.iter().map(|c| host_of(&c.name)).collect();
-    if let Some(id) = alias_target {
-        set_host_aliases(objects.get_mut(id), &mesh_hosts, aliases);
+    for id in alias_targets.into_iter().flatten() {
+        set_host_aliases(objects.get_mut(id), &mesh_hosts, aliases.clone());
     }
 
     let local = kvstoremesh.then(|| format!("https://clustermesh-apiserver.{ns}.svc:2379"));
@@ -101,7 +111,13 @@ pub fn apply(
     if let Some(id) = apiserver
         && has_arg(objects.get(id), "--cluster-users-enabled")
     {
-        let mesh_names: Vec<&str> = t.mesh.cluster_names();
+        // The cluster's own user (1.16 with KVStoreMesh) is the chart's, not a peer's: kept.
+        let mesh_names: Vec<&str> = t
+            .mesh
+            .cluster_names()
+            .into_iter()
+            .filter(|n| *n != t.cluster.name)
+            .collect();
         remote_users(objects, ns, id, &mesh_names, &peers)?;
     }
     Ok(())
