@@ -2,15 +2,19 @@
 """Generate reference scenarios for `kubectl-mesh render` with the real Cilium chart (Helm v4 engine).
 
 Each scenario directory has the layout of shared/fixtures/cilium/<scenario>/:
-  base.yaml              chart rendered with the values every cluster shares (no identity)
+  values.yaml            the Helm values every cluster shares (no identity)
+  base.yaml              chart rendered with values.yaml
   mesh.yaml              the kubectl-mesh/v1alpha1 Mesh file
   expected-<cluster>.yaml  chart rendered with that cluster's own values added
   ca.crt / ca.key        when the mesh has one CA (then expected-* are rendered with tls.ca.*)
   values/base.yaml, values/<cluster>.yaml   the Helm values used (for debugging)
 
-usage: make_refcases.py [--shared DIR] [--out DIR] [--only SUBSTR]... [--jobs 2]
-  --shared  the shared reference dir (default: <repo>/../shared)
-  --out     output dir (default: <repo>/target/refcases)
+usage: make_refcases.py [--charts DIR] [--out DIR] [--only SUBSTR]... [--jobs 2]
+  --charts  the Cilium charts, cilium-<version>.tgz (default: <repo>/tests/data/charts)
+  --out     output dir (default: <repo>/tests/data/refcases, committed: cargo test reads it)
+Regenerate everything (after adding a chart version to VERSIONS and tests/data/charts):
+  python3 -m venv target/venv && target/venv/bin/pip install helm-python-sdk pyyaml cryptography
+  rm -rf tests/data/refcases && target/venv/bin/python tests/refcases/make_refcases.py
 Needs: pip install helm-python-sdk pyyaml cryptography
 """
 import argparse, base64, copy, datetime, json, os, sys, time
@@ -106,6 +110,82 @@ def with_peer(c, port, ips=None, address=None):
 
 
 # ---------------------------------------------------------------------------------------------
+# Chart options that make templates derive values from the mesh-owned ones (the audit in
+# tests/refcases/AUDIT.md): each is rendered for two clusters and for three, with peers.
+OPTION_SETS = {
+    # clustermesh-apiserver users per cluster: remote-<name> certificate CN, users ConfigMap
+    "authmode-cluster": (None, {"clustermesh": {"apiserver": {"tls": {"authMode": "cluster"}}}}),
+    "authmode-migration-kvstoremesh": (None, {"clustermesh": {"apiserver": {
+        "tls": {"authMode": "migration"}, "kvstoremesh": {"enabled": True}}}}),
+    # Hubble metrics over TLS (<name>.hubble-metrics.cilium.io) and its ServiceMonitor serverName
+    "hubble-metrics-tls": (None, {"hubble": {"metrics": {
+        "enabled": ["dns", "drop", "tcp"], "tls": {"enabled": True},
+        "serviceMonitor": {"enabled": True}}}}),
+    # cert-manager issues every certificate: render edits the Certificate objects' names
+    "certmanager": (None, {
+        "hubble": {"tls": {"auto": {"method": "certmanager",
+                                    "certManagerIssuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "ca-issuer"}}},
+                   "metrics": {"enabled": ["dns"], "tls": {"enabled": True}}},
+        "clustermesh": {"apiserver": {"tls": {"authMode": "cluster", "auto": {"method": "certmanager",
+                        "certManagerIssuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "ca-issuer"}}}}}}),
+    # certgen CronJob/Job with every certificate it makes (users per cluster)
+    "cronjob-authmode-cluster": (None, {
+        "hubble": {"tls": {"auto": {"method": "cronJob"}}, "metrics": {"enabled": ["dns"], "tls": {"enabled": True}}},
+        "clustermesh": {"apiserver": {"tls": {"authMode": "cluster",
+                                              "auto": {"method": "cronJob", "schedule": "0 0 1 */4 *"}}}}}),
+    # SPIRE (mutual authentication): the cluster name in the server's and agent's configs
+    "spire": (None, {"authentication": {"enabled": True, "mutual": {"spire": {"enabled": True, "install": {"enabled": True}}}}}),
+    # the operator dials the peers too (endpoint slice sync, MCS API): host aliases on it
+    "endpointslice-sync": (None, {"clustermesh": {"enableEndpointSliceSynchronization": True}}),
+    "mcsapi": (("1.19.6", "1.20.0"), {"clustermesh": {"mcsapi": {"enabled": True}}}),
+}
+# option sets also rendered with one CA for the mesh (tls.ca.cert/key)
+OPTION_SETS_WITH_CA = ("authmode-cluster",)
+# certificates the user provides (signed by the mesh CA, as the user's PKI would): the chart
+# copies tls.ca.cert into their ca.crt. PROVIDED stands for a certificate and key made per scenario.
+PROVIDED = "PROVIDED"
+HUBBLE_PROVIDED = {"hubble": {
+    "tls": {"auto": {"enabled": False}, "server": PROVIDED},
+    "relay": {"tls": {"client": PROVIDED, "server": dict(enabled=True, **{"cert": PROVIDED})}},
+    "ui": {"tls": {"client": PROVIDED}}}}
+
+
+def provide(values, crt, key):
+    """values with every PROVIDED cert/key pair replaced by a leaf signed by the scenario's CA."""
+    if isinstance(values, dict):
+        out = {}
+        for k, v in values.items():
+            if v == PROVIDED and k != "cert":
+                out[k] = {"cert": crt, "key": key}
+            elif v == PROVIDED:
+                out["cert"], out["key"] = crt, key
+            else:
+                out[k] = provide(v, crt, key)
+        return out
+    return values
+
+
+def make_leaf(ca_crt, ca_key, cn):
+    """A certificate the user's PKI issued (base64 PEM cert, key), signed by the given CA."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    ca = x509.load_pem_x509_certificate(ca_crt)
+    ca_k = serialization.load_pem_private_key(ca_key, password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    start = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(start + datetime.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_k, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    kpem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return base64.b64encode(pem).decode(), base64.b64encode(kpem).decode()
+
+
 def scenarios(versions):
     """(name, version, base_values, mesh) for every scenario."""
     out = []
@@ -146,6 +226,19 @@ def scenarios(versions):
                     mesh_file([with_peer(WEST, 32379, ips=["172.18.0.2"]),
                                with_peer(EAST, 32380, address="east.mesh.example.org"),
                                with_peer(south, 32381, ips=["172.18.0.6", "172.18.0.7"])])))
+        for opt, (only, extra) in OPTION_SETS.items():
+            if only and ver not in only:
+                continue
+            vals = merge(merge(SEED, HUBBLE_CM), extra)
+            out.append(("%s-2" % opt, ver, vals, mesh_file([west_p, east_p])))
+            if opt in OPTION_SETS_WITH_CA:
+                out.append(("%s-shared-ca-2" % opt, ver, vals, mesh_file([west_p, east_p], ca=True)))
+            out.append(("%s-3" % opt, ver, vals,
+                        mesh_file([with_peer(WEST, 32379, ips=["172.18.0.2"]),
+                                   with_peer(EAST, 32380, address="east.mesh.example.org"),
+                                   with_peer(south, 32381, ips=["172.18.0.6", "172.18.0.7"])], max_cc=511)))
+        out.append(("hubble-provided-shared-ca-2", ver, merge(merge(SEED, HUBBLE_CM), HUBBLE_PROVIDED),
+                    mesh_file([west_p, east_p], ca=True)))
         np = [dict(WEST, apiserverNodePort=32379), dict(EAST, apiserverNodePort=32380)]
         out.append(("apiserver-nodeport", ver, merge(SEED, HUBBLE_CM), mesh_file(np)))
         out.append(("apiserver-nodeport-connect", ver, merge(SEED, HUBBLE_CM),
@@ -220,8 +313,8 @@ def dump(path, obj):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default=os.path.join(os.path.dirname(REPO), "shared"))
-    ap.add_argument("--out", default=os.path.join(REPO, "target", "refcases"))
+    ap.add_argument("--charts", default=os.path.join(REPO, "tests", "data", "charts"))
+    ap.add_argument("--out", default=os.path.join(REPO, "tests", "data", "refcases"))
     ap.add_argument("--only", action="append", default=[], help="only scenarios whose dir name contains this")
     ap.add_argument("--versions", default=",".join(VERSIONS))
     ap.add_argument("--jobs", type=int, default=2)
@@ -234,9 +327,9 @@ def main():
             continue
         d = os.path.join(a.out, sc)
         os.makedirs(os.path.join(d, "values"), exist_ok=True)
-        chart = os.path.join(a.shared, "charts", "cilium-%s.tgz" % ver)
+        chart = os.path.join(a.charts, "cilium-%s.tgz" % ver)
         dump(os.path.join(d, "mesh.yaml"), mesh)
-        dump(os.path.join(d, "values", "base.yaml"), base_values)
+        dump(os.path.join(d, "values.yaml"), base_values)
         jobs.append((os.path.join(d, "base.yaml"), chart, base_values))
         ca_vals = {}
         if "ca" in mesh:
@@ -244,6 +337,10 @@ def main():
             open(os.path.join(d, "ca.crt"), "wb").write(crt)
             open(os.path.join(d, "ca.key"), "wb").write(key)
             ca_vals = {"tls": {"ca": {"cert": base64.b64encode(crt).decode(), "key": base64.b64encode(key).decode()}}}
+            leaf = make_leaf(crt, key, "hubble-provided.example.org")
+            base_values = provide(base_values, *leaf)
+            dump(os.path.join(d, "values.yaml"), base_values)
+            jobs[-1] = (os.path.join(d, "base.yaml"), chart, base_values)
         for c in mesh["clusters"]:
             cv = merge(cluster_values(mesh, c, base_values), ca_vals)
             dump(os.path.join(d, "values", "%s.yaml" % c["name"]), cv)
