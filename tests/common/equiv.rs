@@ -1,7 +1,7 @@
 //! Are two Kubernetes manifest streams the same for a cluster, as Helm would apply them? The
 //! reference tests' check that `kubectl mesh render` gives what the chart gives with that
 //! cluster's own values. It follows the rules of the project's reference checker
-//! (`../shared/tools/mesh_equiv.py`; `tests/equiv.rs` runs both on the same pairs):
+//! (`../shared/tools/mesh_equiv.py`; `tests/equiv_agreement.rs` runs both on the same pairs):
 //!
 //! - documents are parsed as Helm parses YAML (1.1 scalars: `on`/`no` booleans, `0755` octal)
 //!   and keyed by kind/namespace/name; empty and comment-only documents are ignored; both

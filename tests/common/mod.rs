@@ -16,7 +16,8 @@ pub fn repo() -> PathBuf {
 }
 
 /// `../shared` beside the repository (the project's shared reference material): only the test
-/// that compares the Rust equivalence check with the Python one (`tests/equiv.rs`) needs it.
+/// that compares the Rust equivalence check with the Python one
+/// (`tests/equiv_agreement.rs`) needs it.
 pub fn shared() -> Option<PathBuf> {
     let p = repo().join("../shared");
     p.join("tools/mesh_equiv.py").is_file().then_some(p)
