@@ -23,9 +23,7 @@ fn json_out(out: &std::process::Output) -> Value {
 
 #[test]
 fn connect_status_disconnect_two_clusters() {
-    let Some(lab) = Lab::start(&two()) else {
-        return;
-    };
+    let lab = Lab::start(&two());
     // Before connecting: reachable, but not connected.
     let out = lab.cmd().args(["status", "-o", "json"]).output().unwrap();
     assert_eq!(
@@ -106,9 +104,7 @@ fn connect_status_disconnect_two_clusters() {
 
 #[test]
 fn dry_run_prints_the_objects_and_changes_nothing() {
-    let Some(lab) = Lab::start(&two()) else {
-        return;
-    };
+    let lab = Lab::start(&two());
     let before = std::fs::read_to_string(lab.mesh()).unwrap();
     let out = lab.cmd().args(["connect", "--dry-run"]).output().unwrap();
     assert!(
@@ -151,9 +147,7 @@ fn dry_run_prints_the_objects_and_changes_nothing() {
 
 #[test]
 fn interrupted_connect_converges_and_keeps_unknown_peers() {
-    let Some(lab) = Lab::start(&two()) else {
-        return;
-    };
+    let lab = Lab::start(&two());
     // A peer the user added by hand, unknown to the mesh file: never dropped.
     let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "cilium-clustermesh", "namespace": "kube-system"},
@@ -194,9 +188,7 @@ fn unreachable_and_hung_clusters_fail_within_the_timeout() {
         Spec::new("east", 2, 32380),
         Spec::new("north", 3, 32381),
     ];
-    let Some(lab) = Lab::start(&specs) else {
-        return;
-    };
+    let lab = Lab::start(&specs);
     // east: nothing listens; north: accepts and never answers.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}", dead.local_addr().unwrap());
@@ -232,9 +224,7 @@ fn three_clusters_through_kubectl_plugin_discovery() {
         Spec::new("east", 2, 32380),
         Spec::new("north", 3, 32381),
     ];
-    let Some(lab) = Lab::start(&specs) else {
-        return;
-    };
+    let lab = Lab::start(&specs);
     let kubectl_mesh = |args: &[&str]| lab.kubectl_mesh(args);
     let Some(out) = kubectl_mesh(&["connect"]) else {
         return;
@@ -269,14 +259,9 @@ fn three_clusters_through_kubectl_plugin_discovery() {
 
 #[test]
 fn preflight_reports_every_problem_and_ca_sync_fixes_the_ca() {
-    let Some(shared) = common::shared() else {
-        return;
-    };
-    let Some(lab) = Lab::start(&two()) else {
-        return;
-    };
+    let lab = Lab::start(&two());
     // east: a different CA, and an id that is not the mesh file's.
-    lab.set_ca("east", &shared.join("fixtures/cilium/shared-ca-1.17.6"));
+    lab.set_ca("east", &common::data("fixtures/shared-ca-1.17.6"));
     let mut config = lab.get("east", "ConfigMap", "cilium-config").unwrap();
     config["data"]["cluster-id"] = "7".into();
     lab.server("east").seed_yaml(&config.to_string());
@@ -350,9 +335,7 @@ fn preflight_reports_every_problem_and_ca_sync_fixes_the_ca() {
 
 #[test]
 fn init_writes_a_mesh_file_from_the_clusters() {
-    let Some(lab) = Lab::start(&two()) else {
-        return;
-    };
+    let lab = Lab::start(&two());
     let out = lab
         .cmd()
         .args([
@@ -393,15 +376,10 @@ fn init_writes_a_mesh_file_from_the_clusters() {
 
 #[test]
 fn render_with_the_recorded_peers_matches_what_connect_wrote() {
-    let Some(shared) = common::shared() else {
-        return;
-    };
-    let Some(lab) = Lab::start(&two()) else {
-        return;
-    };
+    let lab = Lab::start(&two());
     lab.cmd().arg("connect").assert().success();
     // The next `helm upgrade` with the post-renderer renders the same peers.
-    let base = shared.join("fixtures/cilium/hubble-clustermesh-1.17.6/base.yaml");
+    let base = common::data("fixtures/hubble-clustermesh-1.17.6/base.yaml");
     let rendered = lab.rendered_secrets(&base, "west", &["cilium-clustermesh"]);
     let live = lab.get("west", "Secret", "cilium-clustermesh").unwrap();
     assert_eq!(rendered[0]["data"], live["data"]);
@@ -428,9 +406,7 @@ fn collisions(report: &Value) -> usize {
 
 #[test]
 fn nodeport_trap_is_caught_by_connect_status_and_init() {
-    let Some(lab) = Lab::start(&trap("v1.17.6", true)) else {
-        return;
-    };
+    let lab = Lab::start(&trap("v1.17.6", true));
     let out = lab.cmd().arg("connect").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -480,9 +456,7 @@ fn nodeport_trap_needs_same_port_kpr_and_cilium_before_1_19() {
         (trap("v1.19.6", true), "Cilium 1.19"),
         (trap("v1.17.6", false), "no kube-proxy replacement"),
     ] {
-        let Some(lab) = Lab::start(&specs) else {
-            return;
-        };
+        let lab = Lab::start(&specs);
         let out = lab.cmd().args(["status", "-o", "json"]).output().unwrap();
         assert_eq!(collisions(&json_out(&out)), 0, "{why}");
         let out = lab.cmd().arg("connect").output().unwrap();
@@ -498,9 +472,7 @@ fn nodeport_trap_needs_same_port_kpr_and_cilium_before_1_19() {
 
 #[test]
 fn status_wait_returns_when_healthy_or_at_the_timeout() {
-    let Some(lab) = Lab::start(&two()) else {
-        return;
-    };
+    let lab = Lab::start(&two());
     lab.cmd().arg("connect").assert().success();
     lab.cmd()
         .args(["status", "--wait", "--timeout", "30s"])
@@ -524,9 +496,7 @@ fn status_wait_returns_when_healthy_or_at_the_timeout() {
 
 #[test]
 fn host_alias_drift_is_reported_after_a_node_goes() {
-    let Some(lab) = Lab::start(&two()) else {
-        return;
-    };
+    let lab = Lab::start(&two());
     lab.cmd().arg("connect").assert().success();
     // east loses a node: west's aliases still point at it.
     assert!(lab.server("east").delete("v1", "Node", None, "east-worker"));
@@ -561,14 +531,9 @@ fn host_alias_drift_is_reported_after_a_node_goes() {
 
 #[test]
 fn the_seed_lab_workflow_init_ca_sync_connect_status_disconnect() {
-    let Some(shared) = common::shared() else {
-        return;
-    };
-    let Some(lab) = Lab::start(&two()) else {
-        return;
-    };
+    let lab = Lab::start(&two());
     // east was installed with its own CA, as two independent `helm install`s would do.
-    lab.set_ca("east", &shared.join("fixtures/cilium/shared-ca-1.17.6"));
+    lab.set_ca("east", &common::data("fixtures/shared-ca-1.17.6"));
 
     let run = |args: &[&str]| {
         let out = lab.cmd().args(args).output().unwrap();
@@ -629,20 +594,8 @@ fn etcd_config(lab: &Lab, cluster: &str, name: &str, peer: &str) -> String {
 #[test]
 fn connect_with_kvstoremesh_on_1_17_and_1_20_writes_what_render_renders() {
     for scenario in ["kvstoremesh-1.17.6", "kvstoremesh-1.20.0"] {
-        let base = common::repo()
-            .join("target/refcases")
-            .join(scenario)
-            .join("base.yaml");
-        if !base.is_file() {
-            common::skip(&format!(
-                "{} is absent (bash .ci/run renders it)",
-                base.display()
-            ));
-            return;
-        }
-        let Some(lab) = Lab::start_from(&base, &two()) else {
-            return;
-        };
+        let base = common::data(&format!("refcases/{scenario}/base.yaml"));
+        let lab = Lab::start_from(&base, &two());
         lab.cmd().arg("connect").assert().success();
         // The agents dial their local KVStoreMesh; the apiserver dials east, pinned by host
         // aliases on the apiserver, not on the agents.

@@ -1,6 +1,6 @@
 //! The two ways users reach `render`: `kubectl mesh …` through kubectl's plugin discovery, and
 //! `helm … --post-renderer mesh` through the Helm 4 plugin in `plugins/` (driven by the real Helm
-//! v4 engine, `../shared/tools/helm_render.py`).
+//! v4 engine, `tests/support/helm_install.py`, on the chart in `tests/data/charts`).
 
 mod common;
 
@@ -16,8 +16,8 @@ fn path_with_binary(dir: &Path) -> String {
 
 #[test]
 fn kubectl_discovers_the_plugin_and_runs_render() {
-    let Ok(kubectl) = which::which("kubectl") else {
-        return common::skip("kubectl is not installed");
+    let Some(kubectl) = common::require(&common::KUBECTL, which::which("kubectl").ok()) else {
+        return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let bin_dir = tmp.path().join("bin");
@@ -60,20 +60,12 @@ fn kubectl_discovers_the_plugin_and_runs_render() {
 /// with east's own values.
 #[test]
 fn helm4_post_renderer_plugin_matches_the_chart() {
-    let Some(shared) = common::shared() else {
-        return common::skip("../shared is absent");
+    let Some(py) = common::require(&common::PYTHON, common::python(true)) else {
+        return;
     };
-    let py = common::repo().join("target/venv/bin/python");
-    let has_helm = Command::new(&py)
-        .args(["-c", "import helm_python, yaml, cryptography"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_helm {
-        return common::skip("no target/venv with helm-python-sdk (made by .ci/run)");
-    }
     let tmp = tempfile::tempdir().unwrap();
     let path = path_with_binary(tmp.path());
-    let chart = shared.join("charts/cilium-1.17.6.tgz");
+    let chart = common::data("charts/cilium-1.17.6.tgz");
     let shared_values = "ipam: {mode: kubernetes}\nkubeProxyReplacement: true\nroutingMode: native\nautoDirectNodeRoutes: true\n\
         k8sServiceHost: 172.18.0.4\nk8sServicePort: 6443\nclustermesh:\n  useAPIServer: true\n  apiserver:\n    service: {type: NodePort}\n    kvstoremesh: {enabled: false}\n";
     let east_values = "cluster: {name: east, id: 2}\nipv4NativeRoutingCIDR: 10.1.0.0/16\nipMasqAgent:\n  enabled: true\n  config: {nonMasqueradeCIDRs: [10.0.0.0/16]}\n\
@@ -85,7 +77,7 @@ fn helm4_post_renderer_plugin_matches_the_chart() {
             .env("PATH", &path)
             .env("HOME", tmp.path())
             .env("HELM_PLUGINS", common::repo().join("plugins"))
-            .arg(shared.join("tools/helm_render.py"))
+            .arg(common::repo().join("tests/support/helm_install.py"))
             .arg(&chart)
             .args(["-f", "shared.yaml"])
             .args(extra)
@@ -110,14 +102,13 @@ fn helm4_post_renderer_plugin_matches_the_chart() {
         "--post-renderer-arg=--cluster=east",
     ]);
     let expected = helm(&["-f", "east.yaml"]);
-    std::fs::write(tmp.path().join("actual.yaml"), rendered).unwrap();
-    std::fs::write(tmp.path().join("expected.yaml"), expected).unwrap();
-    let result = common::mesh_equiv(
-        &py,
-        &shared,
-        &tmp.path().join("expected.yaml"),
-        &tmp.path().join("actual.yaml"),
-        None,
+    let expected = String::from_utf8(expected).unwrap();
+    let rendered = String::from_utf8(rendered).unwrap();
+    assert!(rendered.contains("cluster-name: east"), "{rendered}");
+    let result = common::equiv::equivalent(&expected, &rendered, None);
+    assert!(
+        result.is_ok(),
+        "{}",
+        common::equiv::report(&result.unwrap_err())
     );
-    assert!(result.is_ok(), "{}", result.unwrap_err());
 }

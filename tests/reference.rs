@@ -1,51 +1,57 @@
-//! `render` against the real Cilium chart: for every scenario (the shared fixtures, and the
-//! reference cases `tests/refcases/make_refcases.py` renders into `target/refcases`), the
-//! post-renderer's output for each cluster must be equivalent to the chart rendered with that
-//! cluster's own values, by `../shared/tools/mesh_equiv.py`.
+//! `render` against the real Cilium chart: for every scenario the repository carries (the shared
+//! fixtures in `tests/data/fixtures`, and the reference cases `tests/refcases/make_refcases.py`
+//! renders into `tests/data/refcases`), the post-renderer's output for each cluster must be
+//! equivalent to the chart rendered with that cluster's own values (`common::equiv`). A scenario
+//! with a `ca.crt` is a mesh with one CA: the render's `cilium-ca` must hold exactly that CA.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
+/// The scenario directories under `root` (each has a `mesh.yaml`); none is an error.
 fn scenarios(root: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.join("mesh.yaml").is_file())
-                .collect()
-        })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("mesh.yaml").is_file())
+        .collect();
     dirs.sort();
+    assert!(
+        !dirs.is_empty(),
+        "no scenario (a directory with mesh.yaml) in {}",
+        root.display()
+    );
     dirs
 }
 
+/// The clusters a scenario has expected renders for (`expected-<cluster>.yaml`), sorted.
+fn clusters(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let cluster = name.strip_prefix("expected-")?.strip_suffix(".yaml")?;
+            Some(cluster.to_string())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// Renders every cluster of every scenario under `root`; returns (checked, failures).
-fn check_all(root: &Path, shared: &Path, py: &Path) -> (usize, Vec<String>) {
+fn check_all(root: &Path) -> (usize, Vec<String>) {
     let tmp = tempfile::tempdir().unwrap();
     let mut checked = 0;
     let mut failures = Vec::new();
     for dir in scenarios(root) {
-        let mut expected: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("expected-"))
-            })
-            .collect();
-        expected.sort();
-        for exp in expected {
-            let cluster = exp
-                .file_stem()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .trim_start_matches("expected-")
-                .to_string();
-            let name = format!("{}/{cluster}", dir.file_name().unwrap().to_string_lossy());
+        let scenario = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let names = clusters(&dir);
+        assert!(!names.is_empty(), "{scenario}: no expected-<cluster>.yaml");
+        let ca = std::fs::read_to_string(dir.join("ca.crt")).ok();
+        for cluster in names {
+            let name = format!("{scenario}/{cluster}");
             let out = common::kubectl_mesh(tmp.path())
                 .args(["render", "--mesh"])
                 .arg(dir.join("mesh.yaml"))
@@ -62,17 +68,11 @@ fn check_all(root: &Path, shared: &Path, py: &Path) -> (usize, Vec<String>) {
                 ));
                 continue;
             }
-            let actual = tmp.path().join("actual.yaml");
-            std::fs::write(&actual, &out.stdout).unwrap();
-            let ca = dir.join("ca.crt");
-            if let Err(report) = common::mesh_equiv(
-                py,
-                shared,
-                &exp,
-                &actual,
-                ca.is_file().then_some(ca.as_path()),
-            ) {
-                failures.push(format!("{name}:\n{report}"));
+            let expected =
+                std::fs::read_to_string(dir.join(format!("expected-{cluster}.yaml"))).unwrap();
+            let actual = String::from_utf8(out.stdout).unwrap();
+            if let Err(problems) = common::equiv::equivalent(&expected, &actual, ca.as_deref()) {
+                failures.push(format!("{name}:\n{}", common::equiv::report(&problems)));
             }
         }
     }
@@ -80,18 +80,7 @@ fn check_all(root: &Path, shared: &Path, py: &Path) -> (usize, Vec<String>) {
 }
 
 fn run(root: &Path, what: &str) {
-    let Some(shared) = common::shared() else {
-        return common::skip("../shared is absent: no reference material to compare against");
-    };
-    let Some(py) = common::python() else {
-        return common::skip(
-            "no python with pyyaml and cryptography (run .ci/run, or set MESH_PYTHON)",
-        );
-    };
-    if scenarios(root).is_empty() {
-        return common::skip(&format!("no {what} scenarios in {}", root.display()));
-    }
-    let (checked, failures) = check_all(root, &shared, &py);
+    let (checked, failures) = check_all(root);
     eprintln!(
         "{what}: {checked} cluster renders checked, {} not equivalent",
         failures.len()
@@ -106,14 +95,13 @@ fn run(root: &Path, what: &str) {
 
 #[test]
 fn every_shared_fixture_is_equivalent_to_the_chart() {
-    let root = common::repo().join("../shared/fixtures/cilium");
-    run(&root, "shared fixture");
+    run(&common::data("fixtures"), "shared fixture");
 }
 
 #[test]
 fn every_generated_reference_case_is_equivalent_to_the_chart() {
     run(
-        &common::repo().join("target/refcases"),
-        "generated reference (make_refcases.py)",
+        &common::data("refcases"),
+        "generated reference case (make_refcases.py)",
     );
 }

@@ -24,12 +24,12 @@ fn three() -> Vec<Spec> {
 
 /// A lab whose clusters all run `webpod` with two ready pods and the seed's Service (plus an
 /// unrelated annotation that must survive every write).
-fn webpod_lab(specs: &[Spec]) -> Option<Lab> {
-    let lab = Lab::start(specs)?;
+fn webpod_lab(specs: &[Spec]) -> Lab {
+    let lab = Lab::start(specs);
     for s in specs {
         lab.seed_webpod(s.name, 2, 0, &[("team", "web")]);
     }
-    Some(lab)
+    lab
 }
 
 fn text(out: &std::process::Output) -> String {
@@ -97,14 +97,10 @@ fn problems(report: &Value) -> Vec<String> {
 
 #[test]
 fn annotate_end_to_end_through_kubectl_plugin_discovery() {
-    let Some(lab) = webpod_lab(&two()) else {
-        return;
-    };
-    // `kubectl mesh …` through kubectl's plugin discovery when kubectl is there.
-    let kubectl = which::which("kubectl").ok();
-    if kubectl.is_none() {
-        common::skip("kubectl is not installed: running the binary directly");
-    }
+    let lab = webpod_lab(&two());
+    // `kubectl mesh …` through kubectl's plugin discovery (the binary directly only when the user
+    // opted out of kubectl).
+    let kubectl = common::require(&common::KUBECTL, which::which("kubectl").ok());
     let bin = assert_cmd::cargo::cargo_bin("kubectl-mesh");
     let path = format!(
         "{}:{}",
@@ -222,9 +218,7 @@ fn annotate_end_to_end_through_kubectl_plugin_discovery() {
 
 #[test]
 fn services_select_backends_like_the_seed_lab() {
-    let Some(lab) = webpod_lab(&two()) else {
-        return;
-    };
+    let lab = webpod_lab(&two());
     annotate(&lab, &["--global"]);
 
     // affinity=local in both: each cluster uses its own pods.
@@ -302,9 +296,7 @@ fn services_select_backends_like_the_seed_lab() {
 
 #[test]
 fn a_port_mismatch_refuses_without_writing_anywhere() {
-    let Some(lab) = webpod_lab(&two()) else {
-        return;
-    };
+    let lab = webpod_lab(&two());
     let mut east = lab.object("east", "Service", "default", "webpod").unwrap();
     east["spec"]["ports"] = json!([{"name": "http", "port": 8080, "protocol": "TCP"}]);
     lab.server("east").seed_yaml(&east.to_string());
@@ -348,9 +340,7 @@ fn a_port_mismatch_refuses_without_writing_anywhere() {
 
 #[test]
 fn missing_and_unreachable_clusters_are_reported() {
-    let Some(lab3) = Lab::start(&three()) else {
-        return;
-    };
+    let lab3 = Lab::start(&three());
     // north has no webpod.
     for c in ["west", "east"] {
         lab3.seed_webpod(c, 2, 0, &[]);
@@ -481,9 +471,7 @@ fn the_namespace_must_be_global_on_cilium_1_20() {
     for s in &mut specs {
         s.version = "v1.20.0";
     }
-    let Some(lab) = webpod_lab(&specs) else {
-        return;
-    };
+    let lab = webpod_lab(&specs);
     for c in ["west", "east"] {
         lab.set_cilium_config(c, "clustermesh-default-global-namespace", "false");
     }
@@ -564,9 +552,7 @@ fn the_namespace_must_be_global_on_cilium_1_20() {
 
 #[test]
 fn legacy_keys_are_reported_and_migrated() {
-    let Some(lab) = Lab::start(&two()) else {
-        return;
-    };
+    let lab = Lab::start(&two());
     lab.seed_webpod("west", 2, 0, &[("io.cilium/global-service", "true")]);
     lab.seed_webpod("east", 2, 0, &[(GLOBAL, "true")]);
     let report = services_json(&lab, 0);
@@ -604,9 +590,7 @@ fn legacy_keys_are_reported_and_migrated() {
 
 #[test]
 fn a_conflicting_write_is_planned_again() {
-    let Some(lab) = webpod_lab(&two()) else {
-        return;
-    };
+    let lab = webpod_lab(&two());
     // Someone changes webpod between our read and our write: one 409, then success.
     lab.server("west").fail_next_writes(1, 409);
     annotate(&lab, &["--global", "--affinity", "local"]);

@@ -1,6 +1,6 @@
 //! A mesh lab for the live commands: one in-memory API server per cluster, seeded with the
-//! Cilium chart as `kubectl mesh render` makes it for that cluster (the real chart output from
-//! ../shared), plus Ready nodes, kubeadm's ClusterConfiguration and ready workloads; one
+//! Cilium chart as `kubectl mesh render` makes it for that cluster (the real chart output the
+//! repository carries in tests/data), plus Ready nodes, kubeadm's ClusterConfiguration and ready workloads; one
 //! kubeconfig with a context per cluster.
 
 use std::path::{Path, PathBuf};
@@ -62,21 +62,17 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// `None` (after a visible skip message) when ../shared is absent.
-    pub fn start(specs: &[Spec]) -> Option<Lab> {
-        let Some(shared) = super::shared() else {
-            super::skip("../shared is absent: no chart stream to seed the clusters with");
-            return None;
-        };
+    /// A lab seeded with the Cilium 1.17.6 chart (Hubble, clustermesh-apiserver as NodePort).
+    pub fn start(specs: &[Spec]) -> Lab {
         Lab::start_from(
-            &shared.join("fixtures/cilium/hubble-clustermesh-1.17.6/base.yaml"),
+            &super::data("fixtures/hubble-clustermesh-1.17.6/base.yaml"),
             specs,
         )
     }
 
     /// A lab seeded from another chart stream `base` (the chart rendered with the values every
     /// cluster shares).
-    pub fn start_from(base: &Path, specs: &[Spec]) -> Option<Lab> {
+    pub fn start_from(base: &Path, specs: &[Spec]) -> Lab {
         let dir = tempfile::tempdir().expect("tempdir");
         let render_mesh = dir.path().join("render-mesh.yaml");
         std::fs::write(&render_mesh, mesh_yaml(specs, true)).unwrap();
@@ -115,7 +111,7 @@ impl Lab {
             specs: specs.to_vec(),
         };
         lab.write_kubeconfig(&[]);
-        Some(lab)
+        lab
     }
 
     /// Rewrites the kubeconfig; `overrides` point some contexts at other URLs (dead or hung).
@@ -165,12 +161,10 @@ impl Lab {
     }
 
     /// `kubectl mesh ARGS` through kubectl's plugin discovery (the built binary first on PATH),
-    /// in this lab's hermetic environment; `None` (after a visible skip) without kubectl.
+    /// in this lab's hermetic environment. Without kubectl the test fails, unless the user opted
+    /// out of it (then `None`, said loudly).
     pub fn kubectl_mesh(&self, args: &[&str]) -> Option<std::process::Output> {
-        let Ok(kubectl) = which::which("kubectl") else {
-            super::skip("kubectl is not installed: no plugin discovery");
-            return None;
-        };
+        let kubectl = super::require(&super::KUBECTL, which::which("kubectl").ok())?;
         let bin = assert_cmd::cargo::cargo_bin("kubectl-mesh");
         let path = format!(
             "{}:{}",

@@ -33,19 +33,14 @@ pub fn loopback_specs(names: &[&'static str]) -> Vec<Spec> {
 }
 
 impl EtcdLab {
-    /// `None` (after a visible skip message) when etcd or ../shared is absent.
+    /// Without etcd the test fails, unless the user opted out of it (then `None`, said loudly).
     pub fn start(names: &[&'static str]) -> Option<EtcdLab> {
         EtcdLab::start_with(loopback_specs(names))
     }
 
     pub fn start_with(specs: Vec<Spec>) -> Option<EtcdLab> {
-        let Some(bin) = etcd::binary() else {
-            super::skip(
-                "etcd is not installed (Debian package etcd-server; .ci/run installs it): no real etcd to troubleshoot",
-            );
-            return None;
-        };
-        let lab = Lab::start(&specs)?;
+        let bin = super::require(&super::ETCD, etcd::binary())?;
+        let lab = Lab::start(&specs);
         let ca = Ca::new("Cilium CA");
         let this = EtcdLab {
             lab,

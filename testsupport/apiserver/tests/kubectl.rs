@@ -1,5 +1,6 @@
-//! Drives the real `kubectl` against two in-memory servers. Skipped (with a
-//! message on stderr) when kubectl is not installed.
+//! Drives the real `kubectl` against two in-memory servers. Without kubectl the test fails with
+//! the command that installs it, unless `KUBECTL_MESH_TEST_OPT_OUT` names `kubectl` (or is `all`),
+//! as for the main crate's tests; then it says `OPTED OUT`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -68,8 +69,18 @@ impl Kubectl {
 #[test]
 fn real_kubectl_against_fake_clusters() {
     let Some(bin) = find_kubectl() else {
-        eprintln!(
-            "SKIPPED real_kubectl_against_fake_clusters: kubectl not found in PATH or /usr/bin"
+        let opted_out = std::env::var("KUBECTL_MESH_TEST_OPT_OUT")
+            .is_ok_and(|v| v.split(',').any(|n| matches!(n.trim(), "kubectl" | "all")));
+        let install = "apt-get install -y kubernetes-client   # or: scripts/test";
+        assert!(
+            opted_out,
+            "real_kubectl_against_fake_clusters needs kubectl, which is missing.\n  install it: {install}\n  or opt out explicitly: KUBECTL_MESH_TEST_OPT_OUT=kubectl (or =all)"
+        );
+        // Past the test harness's output capture, so it shows in every run.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "OPTED OUT: real_kubectl_against_fake_clusters: did not run what needs kubectl; install: {install}"
         );
         return;
     };
