@@ -295,6 +295,10 @@ fn dist_refuses_a_binary_of_another_version_and_a_wrong_tag() {
 /// A change to a manifest (or one platform of it) that krew must refuse.
 type Edit = fn(&mut Value);
 
+/// What a refused install is made of: its name, the archive's entries, the change to the
+/// platform, whether the manifest gets the archive's real sha256, and what the error says.
+type Refusal = (&'static str, Vec<Vec<u8>>, Edit, bool, &'static str);
+
 fn e(edit: Edit) -> Edit {
     edit
 }
@@ -552,7 +556,7 @@ fn the_installer_refuses_what_krew_refuses() {
     // files unset: everything (`*` → `.`).
     install_case(&[bin(), license()], |p| p["files"] = json!(null), true).unwrap();
 
-    let refused: Vec<(&str, Vec<Vec<u8>>, Edit, bool, &str)> = vec![
+    let refused: Vec<Refusal> = vec![
         (
             "placeholder sha256",
             vec![bin(), license()],
