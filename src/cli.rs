@@ -50,6 +50,9 @@ pub enum Command {
     Troubleshoot(TroubleshootArgs),
     /// Print a shell completion script.
     Completion(CompletionArgs),
+    /// The version of this binary, the commit it was built from, and the Cilium chart versions
+    /// render has been verified against.
+    Version(VersionArgs),
 }
 
 /// How to reach the clusters: the usual kubectl flags.
@@ -355,6 +358,13 @@ pub struct CompletionArgs {
     /// The shell.
     #[arg(value_enum)]
     pub shell: Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Output format.
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -11,6 +11,7 @@ mod services;
 mod status;
 mod troubleshoot;
 mod validate;
+mod version;
 
 use std::future::Future;
 use std::path::Path;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Services(args) => services::run(args),
         Command::Troubleshoot(args) => troubleshoot::run(args),
         Command::Completion(args) => completion::run(args),
+        Command::Version(args) => version::run(args),
     }
 }
 

@@ -16,6 +16,10 @@ pub use certs::Ca;
 pub use live::{adopt, peer_changes, unpeer_changes};
 pub use objects::describe;
 
+/// The Cilium chart versions whose rendering `render` has been checked against (the reference
+/// cases in the test suite); `kubectl mesh version` reports them.
+pub const VERIFIED_CHART_VERSIONS: &[&str] = &["1.16.19", "1.17.6", "1.18.12", "1.19.6", "1.20.0"];
+
 /// What to render the stream for.
 pub struct Target<'a> {
     pub mesh: &'a Mesh,
