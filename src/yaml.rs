@@ -11,7 +11,8 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Parses one YAML document the way Helm (sigs.k8s.io/yaml, YAML 1.1) reads it.
+/// Parses one YAML document the way Helm (sigs.k8s.io/yaml, YAML 1.1) reads it, within a
+/// budget scaled to the text: aliases may not make it grow past a small multiple of itself.
 pub fn parse(text: &str) -> Result<Value, ParseError> {
     parse_raw(text).map_err(|e| ParseError {
         line: e.location().map(|l| l.line()),
@@ -44,7 +45,7 @@ struct Header {
 /// Parses a document keeping only `apiVersion`, `kind` and `metadata` (cheap for big objects).
 /// A document that is not a mapping comes back as whatever it is (null for an empty one).
 pub fn parse_header(text: &str) -> Result<Value, ParseError> {
-    match serde_saphyr::from_str_with_options::<Option<Header>>(text, options()) {
+    match serde_saphyr::from_str_with_options::<Option<Header>>(text, options(text.len())) {
         Ok(None) => Ok(Value::Null),
         Ok(Some(h)) => {
             let mut m = serde_json::Map::new();
@@ -64,17 +65,31 @@ pub fn parse_header(text: &str) -> Result<Value, ParseError> {
     }
 }
 
-fn options() -> serde_saphyr::Options {
+/// How much larger than its text a document may become through aliases (`*ref`).
+const EXPANSION: usize = 4;
+/// Room for small documents whatever their size.
+const FLOOR: usize = 1 << 20;
+
+/// Helm's reading of YAML, with a budget for a document of `len` bytes: scalar bytes, nodes and
+/// events (aliases replay theirs) bounded by a small multiple of the text.
+fn options(len: usize) -> serde_saphyr::Options {
+    let room = len.saturating_mul(EXPANSION).max(FLOOR);
+    let mut budget = serde_saphyr::budget::Budget::default();
+    budget.max_total_scalar_bytes = room;
+    budget.max_recorded_anchor_bytes = room;
+    budget.max_nodes = room / 4;
+    budget.max_events = room / 2;
+    budget.max_recorded_anchor_events = room / 2;
     serde_saphyr::options! {
         legacy_octal_numbers: true,
         strict_booleans: false,
-        budget: None,
+        budget: Some(budget),
         with_snippet: false,
     }
 }
 
 fn parse_raw(text: &str) -> Result<Value, serde_saphyr::Error> {
-    serde_saphyr::from_str_with_options(text, options())
+    serde_saphyr::from_str_with_options(text, options(text.len()))
 }
 
 /// Emits one document (no `---`), quoting every string a YAML 1.1 reader could take for
@@ -104,6 +119,27 @@ mod tests {
             v,
             json!({"a": true, "b": false, "c": 493, "d": "0755", "e": "on", "f": 1.5, "g": null})
         );
+    }
+
+    /// An alias bomb: a 10 KB string repeated through five levels of aliases (10^5 copies).
+    fn bomb() -> String {
+        let mut doc = format!("kind: ConfigMap\nl0: &a0 \"{}\"\n", "x".repeat(10_000));
+        for i in 1..=5 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            doc.push_str(&format!("l{i}: &a{i} [{refs}]\n"));
+        }
+        doc
+    }
+
+    #[test]
+    fn aliases_cannot_grow_a_document_past_its_budget() {
+        let text = bomb();
+        assert!(text.len() < 20_000);
+        let err = parse(&text).unwrap_err();
+        assert!(!err.message.is_empty());
+        // A few aliases (as charts write them) are fine.
+        let v = parse("a: &x {k: v}\nb: *x\nc: *x\n").unwrap();
+        assert_eq!(v["c"]["k"], "v");
     }
 
     #[test]

@@ -174,3 +174,18 @@ fn two_cilium_configs_in_the_namespace_are_refused() {
         &["2 ConfigMaps cilium-config", "one Cilium release at a time"],
     );
 }
+
+#[test]
+fn an_alias_bomb_in_the_stream_is_refused_not_expanded() {
+    // 10 KB repeated through five levels of aliases: 1 GB once expanded.
+    let mut bomb = format!("  l0: &a0 \"{}\"\n", "x".repeat(10_000));
+    for i in 1..=5 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        bomb.push_str(&format!("  l{i}: &a{i} [{refs}]\n"));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = chart_doc("bomb.yaml", "ConfigMap", "bomb", "kube-system", &bomb);
+    let input = format!("{}{doc}", example("cilium.yaml"));
+    let out = render(tmp.path(), &input);
+    refused(&out, &["in document", "line"]);
+}
