@@ -19,7 +19,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "error: {err:#}");
             ExitCode::from(commands::EXIT_ERROR)
         }
     }

@@ -36,16 +36,16 @@ pub fn sync(args: CaSyncArgs) -> anyhow::Result<ExitCode> {
                 .into_iter()
                 .map(|o| if args.show_secrets { o } else { redacted(o) })
                 .collect();
-            println!(
+            outln!(
                 "# cluster {} (context {}): {} object(s) to write",
                 c.name,
                 c.context,
                 shown.len()
             );
-            print!("{}", dry_run_yaml(&shown)?);
+            out!("{}", dry_run_yaml(&shown)?);
         }
         if let Some(dir) = &args.write_files {
-            println!(
+            outln!(
                 "# would write {0}/ca.crt and {0}/ca.key (mode 0600) and record them as `ca:` in {1}",
                 dir.display(),
                 path.display()
@@ -54,9 +54,12 @@ pub fn sync(args: CaSyncArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    if let Some(dir) = &args.write_files {
-        write_files(dir, path, &ca)?;
-    }
+    // Everything is written before anything is reported: a reader that goes away (closed
+    // stdout) must not stop the command halfway.
+    let files_note = match &args.write_files {
+        Some(dir) => Some(write_files(dir, path, &ca)?),
+        None => None,
+    };
     let results = block_on(crate::live::for_each(
         mesh.clusters.iter().zip(&reached).collect(),
         opts.parallel,
@@ -81,12 +84,15 @@ pub fn sync(args: CaSyncArgs) -> anyhow::Result<ExitCode> {
             }
         },
     ))?;
+    if let Some(note) = files_note {
+        outln!("{note}");
+    }
     let mut failed = false;
     let mut reissue = false;
     for (c, result) in mesh.clusters.iter().zip(results) {
         match result {
             Ok((_, written, stale)) => {
-                println!(
+                outln!(
                     "{}: {}",
                     c.name,
                     if written.is_empty() {
@@ -97,17 +103,17 @@ pub fn sync(args: CaSyncArgs) -> anyhow::Result<ExitCode> {
                 );
                 if !stale.is_empty() {
                     reissue = true;
-                    println!("{}: must re-issue {}", c.name, stale.join(", "));
+                    outln!("{}: must re-issue {}", c.name, stale.join(", "));
                 }
             }
             Err(e) => {
                 failed = true;
-                println!("{}: failed: {e:#}", c.name);
+                outln!("{}: failed: {e:#}", c.name);
             }
         }
     }
     if reissue {
-        println!(
+        outln!(
             "re-issue them with `helm upgrade … --post-renderer mesh` per cluster (the post-renderer issues certificates from the mesh CA; see README)"
         );
     }
@@ -230,8 +236,9 @@ fn redacted(mut secret: Value) -> Value {
     secret
 }
 
-/// Writes ca.crt and ca.key (0600) into `dir` and points the mesh file's `ca:` at them.
-fn write_files(dir: &Path, mesh_path: &Path, ca: &Ca) -> anyhow::Result<()> {
+/// Writes ca.crt and ca.key (0600) into `dir` and points the mesh file's `ca:` at them; says
+/// what it wrote.
+fn write_files(dir: &Path, mesh_path: &Path, ca: &Ca) -> anyhow::Result<String> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     super::write_atomic(&dir.join("ca.crt"), &ca.cert_pem, Some(0o600))?;
     super::write_atomic(&dir.join("ca.key"), &ca.key_pem, Some(0o600))?;
@@ -267,10 +274,9 @@ fn write_files(dir: &Path, mesh_path: &Path, ca: &Ca) -> anyhow::Result<()> {
         );
     }
     super::write_atomic(mesh_path, &text, None)?;
-    println!(
+    Ok(format!(
         "wrote {0}/ca.crt and {0}/ca.key (mode 0600); {1} now has `ca:`",
         dir.display(),
         mesh_path.display()
-    );
-    Ok(())
+    ))
 }

@@ -1,5 +1,24 @@
 //! One module per subcommand; `run` dispatches.
 
+/// `print!` for the commands: a write that returns its error (`?` inside) instead of panicking;
+/// a closed stdout is not an error (see [`out`]).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::commands::out(&format!($($arg)*))? };
+}
+
+/// `println!` for the commands, as [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::commands::out(&format!("{}\n", format_args!($($arg)*)))? };
+}
+
+/// `eprintln!` that never panics: a closed stderr loses the message, nothing else.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod annotate;
 mod ca;
 mod completion;
@@ -63,13 +82,33 @@ pub fn print_structured(
     format: crate::cli::Output,
     value: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    use std::io::Write;
     let text = match format {
         crate::cli::Output::Json => serde_json::to_string_pretty(value)? + "\n",
         crate::cli::Output::Yaml => crate::yaml::emit(value)?,
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(())
+    out(&text)
+}
+
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes `text` to stdout. A reader that went away (`| head`, a closed pipe) is not an error:
+/// the rest of the output is dropped and the command carries on to its real exit code (a
+/// health check still exits 1, a write command still writes). Any other write error is one.
+pub fn out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write to stdout")),
+    }
 }
 
 /// The mesh's own CA (`ca:`), paths relative to the mesh file.

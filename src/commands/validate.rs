@@ -38,16 +38,16 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         }
         None => {
             for p in &problems {
-                println!("{}: {p}", path.display());
+                outln!("{}: {p}", path.display());
             }
             if errors == 0 {
-                println!(
+                outln!(
                     "{}: valid mesh of {} clusters ({warnings} warning(s))",
                     path.display(),
                     mesh.clusters.len()
                 );
             } else {
-                println!(
+                outln!(
                     "{}: {errors} error(s), {warnings} warning(s)",
                     path.display()
                 );
