@@ -10,7 +10,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, Resource};
 use serde_json::Value;
@@ -89,12 +89,30 @@ pub fn load_kubeconfig(opts: &KubeOptions) -> anyhow::Result<Kubeconfig> {
     }
 }
 
+/// The most a cluster's answer may hold: a reply past it is refused, never buffered to the end
+/// (a flooding server would otherwise grow the process until the allocator aborts).
+pub const MAX_RESPONSE: usize = 64 << 20;
+
+/// The most a credential plugin may print (an ExecCredential is a few KB).
+const MAX_PLUGIN_OUTPUT: usize = 1 << 20;
+
 /// A client for one context, with Cilium's namespace.
 #[derive(Clone)]
 pub struct ClusterClient {
     client: kube::Client,
     pub namespace: String,
     pub context: String,
+    /// The API server's URL, for messages.
+    server: String,
+    /// Bound on every whole request: connect, headers and body.
+    limit: Option<Duration>,
+}
+
+/// Why a request failed.
+enum CallError {
+    /// The server answered with an error status (`Status` message, code).
+    Status(String, u16),
+    Other(anyhow::Error),
 }
 
 impl ClusterClient {
@@ -110,7 +128,26 @@ impl ClusterClient {
         };
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
             .await
-            .with_context(|| format!("kubeconfig context {context:?}"))?;
+            .map_err(|e| anyhow!("kubeconfig context {context:?}: {}", redacted_error(&e)))?;
+        let server = config.cluster_url.to_string();
+        let server = server.trim_end_matches('/').to_string();
+        // kube-rs would run an `exec` credential plugin itself, synchronously and unbounded, and
+        // put its output (the token) in its error: run it here, under the request deadline.
+        if let Some(exec) = config.auth_info.exec.take() {
+            let credential = match opts.request_timeout {
+                Some(limit) => tokio::time::timeout(limit, run_plugin(&exec, context))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(anyhow!(
+                            "context {context}: unreachable: the credential plugin {} did not answer within {}",
+                            plugin_name(&exec),
+                            probe::show(limit)
+                        ))
+                    })?,
+                None => run_plugin(&exec, context).await?,
+            };
+            credential.apply(&mut config.auth_info);
+        }
         // A plain-HTTP server (`kubectl proxy`, test servers) never uses TLS: skip loading the
         // OS trust store, which otherwise costs ~2 ms of CPU per cluster.
         if config.cluster_url.scheme_str() == Some("http") && config.root_cert.is_none() {
@@ -125,15 +162,90 @@ impl ClusterClient {
             client,
             namespace: namespace.to_string(),
             context: context.to_string(),
+            server,
+            limit: opts.request_timeout,
         })
     }
 
-    fn api(&self, kind: Kind) -> Api<DynamicObject> {
-        let ar = kind.resource();
-        if kind.namespaced() {
-            Api::namespaced_with(self.client.clone(), &self.namespace, &ar)
-        } else {
-            Api::all_with(self.client.clone(), &ar)
+    /// One request, whole: connect, headers and body within the deadline, the body read up to
+    /// [`MAX_RESPONSE`]. `what` names it in messages.
+    async fn call(&self, request: http::Request<Vec<u8>>, what: &str) -> Result<Value, CallError> {
+        let work = async {
+            let response = self
+                .client
+                .send(request.map(kube::client::Body::from))
+                .await
+                .map_err(|e| CallError::Other(self.error(e, what)))?;
+            let status = response.status();
+            let body = read_capped(response.into_body(), MAX_RESPONSE)
+                .await
+                .map_err(|e| {
+                    CallError::Other(match e {
+                        ReadError::TooLarge => anyhow!(
+                            "context {}: unreachable: {} answered {what} with more than {} MiB",
+                            self.context,
+                            self.server,
+                            MAX_RESPONSE >> 20
+                        ),
+                        ReadError::Body(e) => anyhow!(
+                            "context {}: {what}: the answer broke off: {}",
+                            self.context,
+                            error_chain(&e)
+                        ),
+                    })
+                })?;
+            if !status.is_success() {
+                let message = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v["message"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| {
+                        status
+                            .canonical_reason()
+                            .unwrap_or("error")
+                            .to_lowercase()
+                    });
+                return Err(CallError::Status(message, status.as_u16()));
+            }
+            serde_json::from_slice::<Value>(&body).map_err(|e| {
+                CallError::Other(anyhow!(
+                    "context {}: {what}: {} did not answer with JSON ({e})",
+                    self.context,
+                    self.server
+                ))
+            })
+        };
+        match self.limit {
+            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+                Err(CallError::Other(anyhow!(
+                    "context {}: unreachable: {} did not answer within {} ({what})",
+                    self.context,
+                    self.server,
+                    probe::show(limit)
+                )))
+            }),
+            None => work.await,
+        }
+    }
+
+    /// `call` for reads: a 404 is `None`.
+    async fn call_opt(
+        &self,
+        request: http::Request<Vec<u8>>,
+        what: &str,
+    ) -> anyhow::Result<Option<Value>> {
+        match self.call(request, what).await {
+            Ok(v) => Ok(Some(v)),
+            Err(CallError::Status(_, 404)) => Ok(None),
+            Err(e) => Err(self.call_error(e, what)),
+        }
+    }
+
+    fn call_error(&self, e: CallError, what: &str) -> anyhow::Error {
+        match e {
+            CallError::Status(message, code) => {
+                anyhow!("context {}: {what}: {message} ({code})", self.context)
+            }
+            CallError::Other(e) => e,
         }
     }
 
@@ -162,17 +274,15 @@ impl ClusterClient {
             Some(ns) => format!("get {kind:?} {ns}/{name}"),
             None => format!("get {kind:?} {name}"),
         };
+        check_name(name).map_err(|e| anyhow!("context {}: {}: {e}", self.context, what()))?;
         let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
             .get(name, &kube::api::GetParams::default())
             .map_err(|e| anyhow!("context {}: {}: {e}", self.context, what()))?;
-        match self.client.request::<Value>(request).await {
-            Ok(mut v) => {
-                typed(&mut v, &ar);
-                Ok(Some(v))
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-            Err(e) => Err(self.error(e, &what())),
+        let mut found = self.call_opt(request, &what()).await?;
+        if let Some(v) = &mut found {
+            typed(v, &ar);
         }
+        Ok(found)
     }
 
     pub async fn list(&self, kind: Kind) -> anyhow::Result<Vec<Value>> {
@@ -181,11 +291,11 @@ impl ClusterClient {
         let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
             .list(&ListParams::default())
             .map_err(|e| anyhow!("context {}: list {kind:?}: {e}", self.context))?;
+        let what = format!("list {kind:?}");
         let mut list: Value = self
-            .client
-            .request(request)
+            .call(request, &what)
             .await
-            .map_err(|e| self.error(e, &format!("list {kind:?}")))?;
+            .map_err(|e| self.call_error(e, &what))?;
         let mut items = match list.get_mut("items").map(Value::take) {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
@@ -244,20 +354,23 @@ impl ClusterClient {
         let kind = Kind::of(object)
             .ok_or_else(|| WriteError::Other(anyhow!("cannot write {}", describe(object))))?;
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        let dynamic: DynamicObject = serde_json::from_value(object.clone())
+        let what = format!("write {}", describe(object));
+        check_name(name).map_err(|e| WriteError::Other(anyhow!("{what}: {e}")))?;
+        let ar = kind.resource();
+        let ns = kind.namespaced().then_some(self.namespace.as_str());
+        let data = serde_json::to_vec(object)
             .map_err(|e| WriteError::Other(anyhow!("{}: {e}", describe(object))))?;
-        let api = self.api(kind);
-        let result = if object["metadata"]["resourceVersion"].is_string() {
-            api.replace(name, &PostParams::default(), &dynamic).await
+        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns));
+        let request = if object["metadata"]["resourceVersion"].is_string() {
+            request.replace(name, &PostParams::default(), data)
         } else {
-            api.create(&PostParams::default(), &dynamic).await
-        };
-        match result {
+            request.create(&PostParams::default(), data)
+        }
+        .map_err(|e| WriteError::Other(anyhow!("context {}: {what}: {e}", self.context)))?;
+        match self.call(request, &what).await {
             Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 409 => Err(WriteError::Conflict),
-            Err(e) => Err(WriteError::Other(
-                self.error(e, &format!("write {}", describe(object))),
-            )),
+            Err(CallError::Status(_, 409)) => Err(WriteError::Conflict),
+            Err(e) => Err(WriteError::Other(self.call_error(e, &what))),
         }
     }
 
@@ -293,16 +406,6 @@ impl ClusterClient {
         ))
     }
 
-    /// `kind` in namespace `ns`, or in every namespace when `None` (cluster-scoped kinds ignore
-    /// `ns`).
-    fn api_in(&self, kind: Kind, ns: Option<&str>) -> Api<DynamicObject> {
-        let ar = kind.resource();
-        match ns {
-            Some(ns) if kind.namespaced() => Api::namespaced_with(self.client.clone(), ns, &ar),
-            _ => Api::all_with(self.client.clone(), &ar),
-        }
-    }
-
     /// Objects of `kind` in namespace `ns` (every namespace when `None`) matching the label
     /// selector `labels` (everything when `None`), each with its apiVersion and kind.
     pub async fn list_in(
@@ -316,23 +419,27 @@ impl ClusterClient {
             params = params.labels(l);
         }
         let where_ = ns.map_or("every namespace".to_string(), |n| format!("namespace {n}"));
-        let list = self
-            .api_in(kind, ns)
-            .list(&params)
-            .await
-            .map_err(|e| self.error(e, &format!("list {kind:?} in {where_}")))?;
+        let what = format!("list {kind:?} in {where_}");
         let ar = kind.resource();
-        list.items
-            .iter()
-            .map(|o| {
-                let mut v = to_value(o)?;
-                if v["apiVersion"].is_null() {
-                    v["apiVersion"] = Value::String(ar.api_version.clone());
-                    v["kind"] = Value::String(ar.kind.clone());
-                }
-                Ok(v)
-            })
-            .collect()
+        if let Some(ns) = ns {
+            check_name(ns).map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
+        }
+        let ns = ns.filter(|_| kind.namespaced());
+        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
+            .list(&params)
+            .map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
+        let mut list = self
+            .call(request, &what)
+            .await
+            .map_err(|e| self.call_error(e, &what))?;
+        let mut items = match list.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        for item in &mut items {
+            typed(item, &ar);
+        }
+        Ok(items)
     }
 
     /// The object `ns/name` (`ns` ignored for cluster-scoped kinds), or `None` when it does not
@@ -343,12 +450,8 @@ impl ClusterClient {
         ns: &str,
         name: &str,
     ) -> anyhow::Result<Option<Value>> {
-        let found = self
-            .api_in(kind, Some(ns))
-            .get_opt(name)
-            .await
-            .map_err(|e| self.error(e, &format!("get {kind:?} {}", object_path(kind, ns, name))))?;
-        found.map(|o| to_value(&o)).transpose()
+        check_name(ns).map_err(|e| anyhow!("context {}: get {kind:?}: {e}", self.context))?;
+        self.get_raw(kind, Some(ns), name).await
     }
 
     /// Applies a JSON merge patch (RFC 7386) to `ns/name`. A patch that carries
@@ -360,17 +463,22 @@ impl ClusterClient {
         name: &str,
         patch: &Value,
     ) -> Result<Value, WriteError> {
-        let result = self
-            .api_in(kind, Some(ns))
+        let what = format!("patch {kind:?} {}", object_path(kind, ns, name));
+        check_name(ns)
+            .and_then(|()| check_name(name))
+            .map_err(|e| WriteError::Other(anyhow!("context {}: {what}: {e}", self.context)))?;
+        let ar = kind.resource();
+        let ns = kind.namespaced().then_some(ns);
+        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
             .patch(name, &PatchParams::default(), &Patch::Merge(patch))
-            .await;
-        match result {
-            Ok(o) => to_value(&o).map_err(WriteError::Other),
-            Err(kube::Error::Api(s)) if s.code == 409 => Err(WriteError::Conflict),
-            Err(e) => Err(WriteError::Other(self.error(
-                e,
-                &format!("patch {kind:?} {}", object_path(kind, ns, name)),
-            ))),
+            .map_err(|e| WriteError::Other(anyhow!("context {}: {what}: {e}", self.context)))?;
+        match self.call(request, &what).await {
+            Ok(mut v) => {
+                typed(&mut v, &ar);
+                Ok(v)
+            }
+            Err(CallError::Status(_, 409)) => Err(WriteError::Conflict),
+            Err(e) => Err(WriteError::Other(self.call_error(e, &what))),
         }
     }
 
@@ -445,16 +553,165 @@ fn typed(v: &mut Value, ar: &ApiResource) {
     }
 }
 
-fn to_value(o: &DynamicObject) -> anyhow::Result<Value> {
-    let mut v = serde_json::to_value(o)?;
-    // The API server omits these on GET; DynamicObject puts them back from its type.
-    if v["apiVersion"].is_null()
-        && let Some(t) = &o.types
+/// An object name as a path segment: refused when it could name another path (`..`, `/`,
+/// `%`, a query). Commands validate names like kubectl first; this keeps the edge safe.
+pub fn check_name(name: &str) -> anyhow::Result<()> {
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| matches!(c, '/' | '%' | '?' | '#' | '\\') || c.is_control() || c == ' ')
     {
-        v["apiVersion"] = Value::String(t.api_version.clone());
-        v["kind"] = Value::String(t.kind.clone());
+        anyhow::bail!("invalid object name {name:?}");
     }
-    Ok(v)
+    Ok(())
+}
+
+enum ReadError {
+    TooLarge,
+    Body(kube::Error),
+}
+
+/// The whole body (decompressed), refused as soon as it passes `cap` bytes.
+async fn read_capped(mut body: kube::client::Body, cap: usize) -> Result<Vec<u8>, ReadError> {
+    use http_body_util::BodyExt;
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(ReadError::Body)?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > cap {
+                return Err(ReadError::TooLarge);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
+
+/// What a credential plugin gave.
+struct Credential {
+    token: Option<String>,
+    cert_and_key: Option<(String, String)>,
+}
+
+impl Credential {
+    /// Puts the credential where kube-rs reads static credentials.
+    fn apply(self, auth: &mut kube::config::AuthInfo) {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        if let Some(token) = self.token {
+            auth.token = Some(secrecy::SecretString::from(token));
+        }
+        if let Some((cert, key)) = self.cert_and_key {
+            auth.client_certificate = None;
+            auth.client_key = None;
+            auth.client_certificate_data = Some(b64.encode(cert));
+            auth.client_key_data = Some(secrecy::SecretString::from(b64.encode(key)));
+        }
+    }
+}
+
+fn plugin_name(exec: &kube::config::ExecConfig) -> String {
+    exec.command.clone().unwrap_or_else(|| "(none)".to_string())
+}
+
+/// Runs a kubeconfig `exec` credential plugin as client-go does (KUBERNETES_EXEC_INFO, the
+/// configured env), non-interactively, its output capped. Its output is never shown: it holds
+/// the credential, even when the plugin fails.
+async fn run_plugin(
+    exec: &kube::config::ExecConfig,
+    context: &str,
+) -> anyhow::Result<Credential> {
+    use tokio::io::AsyncReadExt;
+    let name = plugin_name(exec);
+    let Some(command) = &exec.command else {
+        anyhow::bail!("context {context}: the kubeconfig's exec credential plugin has no command");
+    };
+    let mut cmd = tokio::process::Command::new(command);
+    cmd.args(exec.args.iter().flatten());
+    for env in exec.env.iter().flatten() {
+        if let (Some(n), Some(v)) = (env.get("name"), env.get("value")) {
+            cmd.env(n, v);
+        }
+    }
+    for n in exec.drop_env.iter().flatten() {
+        cmd.env_remove(n);
+    }
+    let mut spec = serde_json::json!({"interactive": false});
+    if exec.provide_cluster_info
+        && let Some(cluster) = &exec.cluster
+    {
+        spec["cluster"] = serde_json::to_value(cluster).unwrap_or(Value::Null);
+    }
+    let info = serde_json::json!({
+        "apiVersion": exec.api_version.as_deref().unwrap_or("client.authentication.k8s.io/v1"),
+        "kind": "ExecCredential",
+        "spec": spec,
+    });
+    cmd.env("KUBERNETES_EXEC_INFO", info.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| {
+        let hint = exec
+            .install_hint
+            .as_deref()
+            .map(|h| format!("\n{}", h.trim()))
+            .unwrap_or_default();
+        anyhow!("context {context}: cannot run the credential plugin {name}: {e}{hint}")
+    })?;
+    let mut stdout = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        out.take(MAX_PLUGIN_OUTPUT as u64 + 1)
+            .read_to_end(&mut stdout)
+            .await
+            .map_err(|e| anyhow!("context {context}: credential plugin {name}: {e}"))?;
+    }
+    if stdout.len() > MAX_PLUGIN_OUTPUT {
+        anyhow::bail!(
+            "context {context}: the credential plugin {name} printed more than {} KiB (its output is not shown: it may hold secrets)",
+            MAX_PLUGIN_OUTPUT >> 10
+        );
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| anyhow!("context {context}: credential plugin {name}: {e}"))?;
+    if !status.success() {
+        anyhow::bail!(
+            "context {context}: the credential plugin {name} failed ({status}); its output is not shown (it may hold secrets): run it yourself to see why"
+        );
+    }
+    let credential: Value = serde_json::from_slice(&stdout).map_err(|_| {
+        anyhow!(
+            "context {context}: the credential plugin {name} did not print an ExecCredential as JSON (its output is not shown: it may hold secrets)"
+        )
+    })?;
+    let status = &credential["status"];
+    let text = |k: &str| status[k].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let token = text("token");
+    let cert_and_key = text("clientCertificateData").zip(text("clientKeyData"));
+    if token.is_none() && cert_and_key.is_none() {
+        anyhow::bail!(
+            "context {context}: the credential plugin {name} printed an ExecCredential without status.token or status.clientCertificateData/clientKeyData"
+        );
+    }
+    Ok(Credential {
+        token,
+        cert_and_key,
+    })
+}
+
+/// A kube-rs error without what it quotes of its input (a kubeconfig syntax error quotes the
+/// lines around it: passwords, keys).
+fn redacted_error(e: &dyn std::error::Error) -> String {
+    let text = error_chain(e);
+    match text.find('\n') {
+        Some(i) => format!("{} (excerpt not shown: it may hold secrets)", text[..i].trim_end()),
+        None => text,
+    }
 }
 
 fn object_path(kind: Kind, ns: &str, name: &str) -> String {
