@@ -563,7 +563,7 @@ where
                         vec![with_annotations(o, edit)]
                     };
                     outln!("{header}: {} object(s) to write", objects.len());
-                    out!("{}", dry_run_yaml(&objects)?);
+                    out!("{}", dry_run_yaml(&objects, super::HIDDEN)?);
                 }
                 _ if m.target => {
                     outln!("{header}: {} does not exist, skipped", object.describe());

@@ -84,7 +84,7 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
                 c.context,
                 objects.len()
             );
-            out!("{}", dry_run_yaml(objects)?);
+            out!("{}", dry_run_yaml(objects, super::HIDDEN)?);
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -31,7 +31,7 @@ pub fn run(args: DisconnectArgs) -> anyhow::Result<ExitCode> {
                         c.context,
                         objects.len()
                     );
-                    out!("{}", dry_run_yaml(&objects)?);
+                    out!("{}", dry_run_yaml(&objects, super::HIDDEN)?);
                 }
                 Err(e) => outln!("# cluster {}: cannot read it: {e:#}", c.name),
             }

@@ -81,17 +81,36 @@ impl Kind {
 /// The kubeconfig, read once for all clusters.
 pub fn load_kubeconfig(opts: &KubeOptions) -> anyhow::Result<Kubeconfig> {
     match &opts.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path)
-            .with_context(|| format!("cannot read the kubeconfig {}", path.display())),
-        None => Kubeconfig::read().context(
-            "cannot read the kubeconfig ($KUBECONFIG or ~/.kube/config); pass --kubeconfig",
-        ),
+        Some(path) => Kubeconfig::read_from(path).map_err(|e| {
+            anyhow!(
+                "cannot read the kubeconfig {}: {}",
+                path.display(),
+                redacted_error(&e)
+            )
+        }),
+        None => Kubeconfig::read().map_err(|e| {
+            anyhow!(
+                "cannot read the kubeconfig ($KUBECONFIG or ~/.kube/config): {}; pass --kubeconfig",
+                redacted_error(&e)
+            )
+        }),
     }
 }
 
-/// The most a cluster's answer may hold: a reply past it is refused, never buffered to the end
-/// (a flooding server would otherwise grow the process until the allocator aborts).
-pub const MAX_RESPONSE: usize = 64 << 20;
+/// The most one answer may hold: a reply past it is refused, never buffered to the end (a
+/// flooding server would otherwise grow the process until the allocator aborts). Lists are read
+/// in pages of [`PAGE`] items, so a big cluster stays far below it.
+pub const MAX_RESPONSE: usize = 16 << 20;
+
+/// The most all answers being read at once may hold together (many clusters, a dozen reads
+/// each): past it, the read that would cross it fails instead of growing the process.
+const MAX_IN_FLIGHT: usize = 160 << 20;
+
+/// Items per list page.
+const PAGE: u32 = 500;
+
+/// Bytes of answers being read right now, in the whole process.
+static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The most a credential plugin may print (an ExecCredential is a few KB).
 const MAX_PLUGIN_OUTPUT: usize = 1 << 20;
@@ -186,6 +205,12 @@ impl ClusterClient {
                             self.context,
                             self.server,
                             MAX_RESPONSE >> 20
+                        ),
+                        ReadError::OverBudget => anyhow!(
+                            "context {}: {what}: {} sent more than the {} MiB all answers being read at once may take",
+                            self.context,
+                            self.server,
+                            MAX_IN_FLIGHT >> 20
                         ),
                         ReadError::Body(e) => anyhow!(
                             "context {}: {what}: the answer broke off: {}",
@@ -286,20 +311,39 @@ impl ClusterClient {
     }
 
     pub async fn list(&self, kind: Kind) -> anyhow::Result<Vec<Value>> {
-        let ar = kind.resource();
         let ns = kind.namespaced().then_some(self.namespace.as_str());
-        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
-            .list(&ListParams::default())
-            .map_err(|e| anyhow!("context {}: list {kind:?}: {e}", self.context))?;
-        let what = format!("list {kind:?}");
-        let mut list: Value = self
-            .call(request, &what)
+        self.list_pages(kind, ns, ListParams::default(), &format!("list {kind:?}"))
             .await
-            .map_err(|e| self.call_error(e, &what))?;
-        let mut items = match list.get_mut("items").map(Value::take) {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        };
+    }
+
+    /// Every item of a list, read in pages of [`PAGE`] (each answer bounded by
+    /// [`MAX_RESPONSE`]), each with its apiVersion and kind.
+    async fn list_pages(
+        &self,
+        kind: Kind,
+        ns: Option<&str>,
+        params: ListParams,
+        what: &str,
+    ) -> anyhow::Result<Vec<Value>> {
+        let ar = kind.resource();
+        let mut params = params.limit(PAGE);
+        let mut items = Vec::new();
+        loop {
+            let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
+                .list(&params)
+                .map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
+            let mut list: Value = self
+                .call(request, what)
+                .await
+                .map_err(|e| self.call_error(e, what))?;
+            if let Some(Value::Array(page)) = list.get_mut("items").map(Value::take) {
+                items.extend(page);
+            }
+            match list["metadata"]["continue"].as_str() {
+                Some(token) if !token.is_empty() => params = params.continue_token(token),
+                _ => break,
+            }
+        }
         for item in &mut items {
             typed(item, &ar);
         }
@@ -420,26 +464,11 @@ impl ClusterClient {
         }
         let where_ = ns.map_or("every namespace".to_string(), |n| format!("namespace {n}"));
         let what = format!("list {kind:?} in {where_}");
-        let ar = kind.resource();
         if let Some(ns) = ns {
             check_name(ns).map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
         }
         let ns = ns.filter(|_| kind.namespaced());
-        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
-            .list(&params)
-            .map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
-        let mut list = self
-            .call(request, &what)
-            .await
-            .map_err(|e| self.call_error(e, &what))?;
-        let mut items = match list.get_mut("items").map(Value::take) {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        };
-        for item in &mut items {
-            typed(item, &ar);
-        }
-        Ok(items)
+        self.list_pages(kind, ns, params, &what).await
     }
 
     /// The object `ns/name` (`ns` ignored for cluster-scoped kinds), or `None` when it does not
@@ -570,19 +599,44 @@ pub fn check_name(name: &str) -> anyhow::Result<()> {
 
 enum ReadError {
     TooLarge,
+    OverBudget,
     Body(kube::Error),
 }
 
-/// The whole body (decompressed), refused as soon as it passes `cap` bytes.
+/// Bytes counted in [`IN_FLIGHT`], given back when the read ends.
+struct Reserved(usize);
+
+impl Reserved {
+    fn grow(&mut self, n: usize) -> Result<(), ReadError> {
+        use std::sync::atomic::Ordering;
+        let before = IN_FLIGHT.fetch_add(n, Ordering::SeqCst);
+        self.0 += n;
+        if before + n > MAX_IN_FLIGHT {
+            return Err(ReadError::OverBudget);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(self.0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The whole body (decompressed), refused as soon as it passes `cap` bytes or the process-wide
+/// budget of answers being read.
 async fn read_capped(mut body: kube::client::Body, cap: usize) -> Result<Vec<u8>, ReadError> {
     use http_body_util::BodyExt;
     let mut out = Vec::new();
+    let mut reserved = Reserved(0);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(ReadError::Body)?;
         if let Ok(data) = frame.into_data() {
             if out.len() + data.len() > cap {
                 return Err(ReadError::TooLarge);
             }
+            reserved.grow(data.len())?;
             out.extend_from_slice(&data);
         }
     }
@@ -707,11 +761,7 @@ async fn run_plugin(
 /// A kube-rs error without what it quotes of its input (a kubeconfig syntax error quotes the
 /// lines around it: passwords, keys).
 fn redacted_error(e: &dyn std::error::Error) -> String {
-    let text = error_chain(e);
-    match text.find('\n') {
-        Some(i) => format!("{} (excerpt not shown: it may hold secrets)", text[..i].trim_end()),
-        None => text,
-    }
+    crate::mesh::names::parse_error(&error_chain(e))
 }
 
 fn object_path(kind: Kind, ns: &str, name: &str) -> String {
