@@ -464,7 +464,7 @@ impl ClusterClient {
         }
         let where_ = ns.map_or("every namespace".to_string(), |n| format!("namespace {n}"));
         let what = format!("list {kind:?} in {where_}");
-        if let Some(ns) = ns {
+        if let Some(ns) = ns.filter(|_| kind.namespaced()) {
             check_name(ns).map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
         }
         let ns = ns.filter(|_| kind.namespaced());
@@ -479,7 +479,10 @@ impl ClusterClient {
         ns: &str,
         name: &str,
     ) -> anyhow::Result<Option<Value>> {
-        check_name(ns).map_err(|e| anyhow!("context {}: get {kind:?}: {e}", self.context))?;
+        if kind.namespaced() {
+            check_name(ns)
+                .map_err(|e| anyhow!("context {}: get {kind:?}: {e}", self.context))?;
+        }
         self.get_raw(kind, Some(ns), name).await
     }
 
@@ -493,7 +496,9 @@ impl ClusterClient {
         patch: &Value,
     ) -> Result<Value, WriteError> {
         let what = format!("patch {kind:?} {}", object_path(kind, ns, name));
-        check_name(ns)
+        kind.namespaced()
+            .then(|| check_name(ns))
+            .unwrap_or(Ok(()))
             .and_then(|()| check_name(name))
             .map_err(|e| WriteError::Other(anyhow!("context {}: {what}: {e}", self.context)))?;
         let ar = kind.resource();
