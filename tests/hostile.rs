@@ -221,18 +221,37 @@ fn dripping_and_flooding_clusters_are_unreachable_within_the_limit_others_report
         "{}",
         got[2].2
     );
+    eprintln!(
+        "measured: status -o json, drip + flood, --request-timeout 2s: {:?}, peak RSS {} KB",
+        run.took, run.peak_kb
+    );
     assert!(run.took < Duration::from_secs(6), "took {:?}", run.took);
     assert!(run.peak_kb < MAX_RSS_KB, "peak RSS {} KB", run.peak_kb);
 
     // --wait: bounded by its timeout plus one request timeout.
     let run = run_measured({
         let mut c = bin(&lab);
-        c.args(["status", "--wait", "--timeout", "3s", "--request-timeout", "1s"]);
+        c.args([
+            "status",
+            "--wait",
+            "--timeout",
+            "3s",
+            "--request-timeout",
+            "1s",
+        ]);
         c
     });
     assert_eq!(run.code, Some(1), "{}", run.stderr);
+    eprintln!(
+        "measured: status --wait --timeout 3s --request-timeout 1s: {:?}, peak RSS {} KB",
+        run.took, run.peak_kb
+    );
     assert!(run.took < Duration::from_secs(9), "took {:?}", run.took);
-    assert!(run.stderr.contains("did not answer within 1s"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did not answer within 1s"),
+        "{}",
+        run.stderr
+    );
     assert!(run.peak_kb < MAX_RSS_KB, "peak RSS {} KB", run.peak_kb);
 }
 
@@ -334,7 +353,11 @@ fn a_closed_stdout_never_panics_and_keeps_the_exit_code() {
     ] {
         let run = with_closed_stdout(&lab, args);
         assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
-        assert!(!run.stderr.contains("Broken pipe"), "{args:?}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("Broken pipe"),
+            "{args:?}: {}",
+            run.stderr
+        );
         // Not connected: the mesh is unhealthy, every path broken.
         if args[0] == "status" || args[0] == "troubleshoot" {
             assert_eq!(run.code, Some(1), "{args:?}: {}", run.stderr);
@@ -343,7 +366,10 @@ fn a_closed_stdout_never_panics_and_keeps_the_exit_code() {
         }
     }
     // ca sync --write-files with nobody reading: the clusters and the files are all written.
-    let run = with_closed_stdout(&lab, &["ca", "sync", "--from", "west", "--write-files", "ca"]);
+    let run = with_closed_stdout(
+        &lab,
+        &["ca", "sync", "--from", "west", "--write-files", "ca"],
+    );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(lab.home().join("ca/ca.key").is_file());
     let west = lab.get("west", "Secret", "cilium-ca").unwrap();
@@ -354,7 +380,6 @@ fn a_closed_stdout_never_panics_and_keeps_the_exit_code() {
     let mesh = std::fs::read_to_string(lab.mesh()).unwrap();
     assert!(mesh.contains("ca:"), "{mesh}");
 }
-
 
 // ---- 4: secrets never printed ----
 
@@ -369,7 +394,8 @@ fn dry_runs_hide_secret_data_and_last_applied_configuration() {
     };
     // An old CA key left in east's cilium-ca by `kubectl apply`, and a legacy etcd-client key
     // in west's cilium-clustermesh.
-    let old_key = format!("-----BEGIN EC PRIVATE KEY-----\n{KEY_MARKER}\n-----END EC PRIVATE KEY-----\n");
+    let old_key =
+        format!("-----BEGIN EC PRIVATE KEY-----\n{KEY_MARKER}\n-----END EC PRIVATE KEY-----\n");
     let mut ca = lab.get("east", "Secret", "cilium-ca").unwrap();
     let applied = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "cilium-ca", "namespace": "kube-system"},
@@ -424,7 +450,11 @@ fn kubeconfig_and_mesh_syntax_errors_quote_no_lines() {
         "apiVersion: kubectl-mesh/v1alpha1\nkind: Mesh\nroutingMode: native\nclusters:\n- {name: west, id: 1, context: a, podCIDR: 10.0.0.0/16}\n",
     )
     .unwrap();
-    for args in [&["status"][..], &["render"], &["ca", "sync", "--from", "west"]] {
+    for args in [
+        &["status"][..],
+        &["render"],
+        &["ca", "sync", "--from", "west"],
+    ] {
         let out = common::kubectl_mesh(dir.path())
             .args(args)
             .arg("--mesh")
@@ -468,8 +498,20 @@ fn path_traversing_names_are_refused_before_any_request() {
         s.clear_requests();
     }
     for args in [
-        &["annotate", "service", "x/../../configmaps/cilium-config", "--global"][..],
-        &["annotate", "service", "webpod", "-n", "../kube-system", "--global"],
+        &[
+            "annotate",
+            "service",
+            "x/../../configmaps/cilium-config",
+            "--global",
+        ][..],
+        &[
+            "annotate",
+            "service",
+            "webpod",
+            "-n",
+            "../kube-system",
+            "--global",
+        ],
         &["annotate", "namespace", "a/b", "--global"],
         &["services", "Web_Pod"],
         &["services", "-n", "x%2f.."],
@@ -521,11 +563,20 @@ fn a_no_expiry_chart_certificate_is_reissued_without_a_panic() {
     let ca = pki::Ca::new("Cilium CA");
     let no_expiry = time::OffsetDateTime::from_unix_timestamp(253_402_300_799).unwrap();
     let now = time::OffsetDateTime::now_utc();
-    let leaf = ca.issue_between(&pki::HUBBLE_SERVER, now - time::Duration::days(1), no_expiry);
+    let leaf = ca.issue_between(
+        &pki::HUBBLE_SERVER,
+        now - time::Duration::days(1),
+        no_expiry,
+    );
     let mut stream = std::fs::read_to_string(common::repo().join("examples/cilium.yaml")).unwrap();
     stream = set_secret_data(&stream, "cilium-ca", "ca.crt", &b64(&ca.pair.cert));
     stream = set_secret_data(&stream, "cilium-ca", "ca.key", &b64(&ca.pair.key));
-    stream = set_secret_data(&stream, "hubble-server-certs", "ca.crt", &b64(&ca.pair.cert));
+    stream = set_secret_data(
+        &stream,
+        "hubble-server-certs",
+        "ca.crt",
+        &b64(&ca.pair.cert),
+    );
     stream = set_secret_data(&stream, "hubble-server-certs", "tls.crt", &b64(&leaf.cert));
     stream = set_secret_data(&stream, "hubble-server-certs", "tls.key", &b64(&leaf.key));
     let out = common::kubectl_mesh(dir.path())
@@ -537,7 +588,10 @@ fn a_no_expiry_chart_certificate_is_reissued_without_a_panic() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains(&b64(&leaf.cert)), "the certificate was not re-issued");
+    assert!(
+        !text.contains(&b64(&leaf.cert)),
+        "the certificate was not re-issued"
+    );
 }
 
 // ---- 6: a symlinked mesh file ----
@@ -565,18 +619,39 @@ fn a_symlinked_mesh_file_is_written_through_and_resolves_ca_from_its_real_folder
         .args(["ca", "sync", "--from", "west", "--write-files", "repo/ca"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(lab.mesh().is_symlink(), "the link was replaced by a file");
     let text = std::fs::read_to_string(&real).unwrap();
     assert!(text.contains("ca: {cert: \"ca/ca.crt\""), "{text}");
     // `ca: ca/…` is repo/ca (beside the real file), not the decoy beside the link.
     let out = lab.cmd().args(["validate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = lab.cmd().args(["connect"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(lab.mesh().is_symlink(), "connect replaced the link by a file");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        lab.mesh().is_symlink(),
+        "connect replaced the link by a file"
+    );
     let text = std::fs::read_to_string(&real).unwrap();
-    assert!(text.contains("clustermesh:"), "connect did not record the endpoints: {text}");
+    assert!(
+        text.contains("clustermesh:"),
+        "connect did not record the endpoints: {text}"
+    );
 }
 
 // ---- 9 and 7: the mesh CA files are checked; an unusable CA is refused ----
@@ -675,7 +750,11 @@ fn validate_checks_the_ca_files_and_render_refuses_an_unusable_ca() {
         assert_eq!(run.code, Some(2), "{line}: {}", run.stderr);
         assert!(run.stdout.is_empty(), "{line}");
         assert!(run.stderr.contains(want), "{line}: {}", run.stderr);
-        assert!(run.peak_kb < MAX_RSS_KB, "{line}: peak RSS {} KB", run.peak_kb);
+        assert!(
+            run.peak_kb < MAX_RSS_KB,
+            "{line}: peak RSS {} KB",
+            run.peak_kb
+        );
     }
     // A key others can read: a warning, still valid.
     std::fs::set_permissions(d.join("good.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -701,5 +780,7 @@ fn validate_checks_the_ca_files_and_render_refuses_an_unusable_ca() {
 fn pem_to_der(pem: &str) -> Vec<u8> {
     use base64::Engine;
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
 }

@@ -101,7 +101,10 @@ pub fn out(text: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             STDOUT_CLOSED.store(true, Ordering::Relaxed);
@@ -250,10 +253,7 @@ pub const HIDDEN: Option<&str> = Some("<hidden>");
 /// `hidden`, every Secret's `data`/`stringData` value and every object's
 /// `kubectl.kubernetes.io/last-applied-configuration` (a copy of what was applied, Secret values
 /// included) are replaced by it.
-pub fn dry_run_yaml(
-    objects: &[serde_json::Value],
-    hidden: Option<&str>,
-) -> anyhow::Result<String> {
+pub fn dry_run_yaml(objects: &[serde_json::Value], hidden: Option<&str>) -> anyhow::Result<String> {
     let mut out = String::new();
     for o in objects {
         let mut o = o.clone();

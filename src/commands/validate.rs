@@ -129,8 +129,8 @@ fn ca_problems(mesh: &Mesh, mesh_path: &std::path::Path) -> Vec<Problem> {
         ));
     }
     if let (Some(cert), Some(key)) = (cert, key) {
-        let checked = Ca::from_pem(&cert, &key)
-            .and_then(|ca| ca.usable_at(time::OffsetDateTime::now_utc()));
+        let checked =
+            Ca::from_pem(&cert, &key).and_then(|ca| ca.usable_at(time::OffsetDateTime::now_utc()));
         if let Err(e) = checked {
             problems.push(problem(
                 Severity::Error,

@@ -223,12 +223,7 @@ impl ClusterClient {
                 let message = serde_json::from_slice::<Value>(&body)
                     .ok()
                     .and_then(|v| v["message"].as_str().map(str::to_string))
-                    .unwrap_or_else(|| {
-                        status
-                            .canonical_reason()
-                            .unwrap_or("error")
-                            .to_lowercase()
-                    });
+                    .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase());
                 return Err(CallError::Status(message, status.as_u16()));
             }
             serde_json::from_slice::<Value>(&body).map_err(|e| {
@@ -480,8 +475,7 @@ impl ClusterClient {
         name: &str,
     ) -> anyhow::Result<Option<Value>> {
         if kind.namespaced() {
-            check_name(ns)
-                .map_err(|e| anyhow!("context {}: get {kind:?}: {e}", self.context))?;
+            check_name(ns).map_err(|e| anyhow!("context {}: get {kind:?}: {e}", self.context))?;
         }
         self.get_raw(kind, Some(ns), name).await
     }
@@ -496,9 +490,12 @@ impl ClusterClient {
         patch: &Value,
     ) -> Result<Value, WriteError> {
         let what = format!("patch {kind:?} {}", object_path(kind, ns, name));
-        kind.namespaced()
-            .then(|| check_name(ns))
-            .unwrap_or(Ok(()))
+        let ns_ok = if kind.namespaced() {
+            check_name(ns)
+        } else {
+            Ok(())
+        };
+        ns_ok
             .and_then(|()| check_name(name))
             .map_err(|e| WriteError::Other(anyhow!("context {}: {what}: {e}", self.context)))?;
         let ar = kind.resource();
@@ -678,10 +675,7 @@ fn plugin_name(exec: &kube::config::ExecConfig) -> String {
 /// Runs a kubeconfig `exec` credential plugin as client-go does (KUBERNETES_EXEC_INFO, the
 /// configured env), non-interactively, its output capped. Its output is never shown: it holds
 /// the credential, even when the plugin fails.
-async fn run_plugin(
-    exec: &kube::config::ExecConfig,
-    context: &str,
-) -> anyhow::Result<Credential> {
+async fn run_plugin(exec: &kube::config::ExecConfig, context: &str) -> anyhow::Result<Credential> {
     use tokio::io::AsyncReadExt;
     let name = plugin_name(exec);
     let Some(command) = &exec.command else {
@@ -749,7 +743,12 @@ async fn run_plugin(
         )
     })?;
     let status = &credential["status"];
-    let text = |k: &str| status[k].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let text = |k: &str| {
+        status[k]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     let token = text("token");
     let cert_and_key = text("clientCertificateData").zip(text("clientKeyData"));
     if token.is_none() && cert_and_key.is_none() {

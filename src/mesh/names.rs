@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn parse_errors_keep_where_and_what_only() {
         let e = "error: line 3 column 1: duplicate mapping key: kind, set DuplicateKeyPolicy in Options if acceptable\n --> <input>:3:1\n  |\n2 | password: x\n";
-        assert_eq!(parse_error(&e), "line 3 column 1: duplicate mapping key: kind");
+        assert_eq!(
+            parse_error(&e),
+            "line 3 column 1: duplicate mapping key: kind"
+        );
     }
 
     #[test]
@@ -76,7 +79,16 @@ mod tests {
         assert!(dns1123_label("kube-system").is_ok());
         assert!(dns1123_label("123-abc").is_ok());
         assert!(dns1035_label("webpod").is_ok());
-        for bad in ["", "x/../../configmaps/cilium-config", "..", "Web", "a_b", "-a", "a-", "a.b"] {
+        for bad in [
+            "",
+            "x/../../configmaps/cilium-config",
+            "..",
+            "Web",
+            "a_b",
+            "-a",
+            "a-",
+            "a.b",
+        ] {
             assert!(dns1123_label(bad).is_err(), "{bad}");
             assert!(dns1035_label(bad).is_err(), "{bad}");
         }

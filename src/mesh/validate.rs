@@ -104,8 +104,7 @@ pub fn validate(mesh: &Mesh) -> Vec<Problem> {
     for c in &mesh.clusters {
         check_cluster(c, max, &mut f);
         // render refuses it: it injects IPv4 native routing only.
-        if mesh.routing_mode == super::RoutingMode::Native
-            && c.native_routing_cidr().contains(':')
+        if mesh.routing_mode == super::RoutingMode::Native && c.native_routing_cidr().contains(':')
         {
             let field = if c.native_routing_cidr.is_some() {
                 "nativeRoutingCIDR"

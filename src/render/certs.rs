@@ -22,7 +22,9 @@ pub enum CertError {
     NoKey,
     #[error("is not a CA certificate ({0}): it cannot sign certificates")]
     NotCa(&'static str),
-    #[error("the CA certificate expired on {0}: make a new CA (e.g. `kubectl mesh ca sync` from a cluster whose cilium-ca is valid)")]
+    #[error(
+        "the CA certificate expired on {0}: make a new CA (e.g. `kubectl mesh ca sync` from a cluster whose cilium-ca is valid)"
+    )]
     Expired(String),
     #[error("the CA certificate is not valid before {0}")]
     NotYetValid(String),
@@ -275,9 +277,7 @@ pub fn issue(shape: &Leaf, ca: &Ca, now: OffsetDateTime) -> Result<Issued, CertE
     // Backdated a little, like Helm's genSignedCert, so a skewed node clock accepts it at once.
     // Checked: a chart certificate may carry RFC 5280's "no expiry" (99991231235959Z), whose
     // lifetime added to now passes the last representable date; it stays "no expiry".
-    params.not_before = now
-        .checked_sub(Duration::minutes(5))
-        .unwrap_or(now);
+    params.not_before = now.checked_sub(Duration::minutes(5)).unwrap_or(now);
     params.not_after = now
         .checked_add(shape.lifetime().max(Duration::days(1)))
         .unwrap_or_else(no_expiry);
@@ -297,7 +297,10 @@ fn no_expiry() -> OffsetDateTime {
 
 fn pem_der(text: &str) -> Result<Vec<u8>, CertError> {
     // DER read as text: a SEQUENCE tag (0x30) and a length, then binary.
-    if text.starts_with('0') && !text.contains("-----BEGIN") && text.bytes().any(|b| b < 0x09 || b == 0xEF) {
+    if text.starts_with('0')
+        && !text.contains("-----BEGIN")
+        && text.bytes().any(|b| b < 0x09 || b == 0xEF)
+    {
         return Err(CertError::Der);
     }
     let (_, pem) = x509_parser::pem::parse_x509_pem(text.as_bytes())
@@ -378,11 +381,21 @@ pub(crate) mod tests {
     #[test]
     fn unusable_cas_are_refused() {
         let ca = test_ca("Cilium CA");
-        assert!(matches!(Ca::from_pem(&ca.cert_pem, ""), Err(CertError::NoKey)));
-        assert!(matches!(Ca::from_pem(&ca.cert_pem, "null"), Err(CertError::NoKey)));
+        assert!(matches!(
+            Ca::from_pem(&ca.cert_pem, ""),
+            Err(CertError::NoKey)
+        ));
+        assert!(matches!(
+            Ca::from_pem(&ca.cert_pem, "null"),
+            Err(CertError::NoKey)
+        ));
         let der = pem_der(&ca.cert_pem).unwrap();
         let der_text = String::from_utf8_lossy(&der).into_owned();
-        assert!(matches!(Ca::from_pem(&der_text, &ca.key_pem), Err(CertError::Der)), "{:?}", Ca::from_pem(&der_text, &ca.key_pem).err());
+        assert!(
+            matches!(Ca::from_pem(&der_text, &ca.key_pem), Err(CertError::Der)),
+            "{:?}",
+            Ca::from_pem(&der_text, &ca.key_pem).err()
+        );
         // A leaf (CA:FALSE) cannot be a CA.
         let leaf = issue(&shape(), &ca, OffsetDateTime::now_utc()).unwrap();
         assert!(matches!(
