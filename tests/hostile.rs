@@ -228,6 +228,28 @@ fn dripping_and_flooding_clusters_are_unreachable_within_the_limit_others_report
     assert!(run.took < Duration::from_secs(6), "took {:?}", run.took);
     assert!(run.peak_kb < MAX_RSS_KB, "peak RSS {} KB", run.peak_kb);
 
+    // A server that accepts and never answers: the same message, never a bare "deadline has
+    // elapsed".
+    let stall = hostile_server(|_| std::thread::sleep(Duration::from_secs(600)));
+    lab.write_kubeconfig(&[("east", stall.clone()), ("north", north.clone())]);
+    let run = run_measured({
+        let mut c = bin(&lab);
+        c.args(["status", "-o", "json", "--request-timeout", "1s"]);
+        c
+    });
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let got = clusters(&run.json());
+    assert!(
+        got[1]
+            .2
+            .contains(&format!("unreachable: {stall} did not answer within 1s")),
+        "{}",
+        got[1].2
+    );
+    assert!(!run.all().contains("deadline has elapsed"), "{}", run.all());
+    assert!(run.took < Duration::from_secs(3), "took {:?}", run.took);
+    lab.write_kubeconfig(&[("east", east.clone()), ("north", north.clone())]);
+
     // --wait: bounded by its timeout plus one request timeout.
     let run = run_measured({
         let mut c = bin(&lab);

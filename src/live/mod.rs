@@ -172,9 +172,12 @@ impl ClusterClient {
         if config.cluster_url.scheme_str() == Some("http") && config.root_cert.is_none() {
             config.root_cert = Some(Vec::new());
         }
-        config.connect_timeout = opts.request_timeout;
-        config.read_timeout = opts.request_timeout;
-        config.write_timeout = opts.request_timeout;
+        // The whole request is bounded in `call` (one deadline for connect, headers and body,
+        // with the server and the limit in its message); kube-rs's per-read timeouts would race
+        // it with a bare "deadline has elapsed", and `--request-timeout 0` means no bound at all.
+        config.connect_timeout = None;
+        config.read_timeout = None;
+        config.write_timeout = None;
         let client = kube::Client::try_from(config)
             .with_context(|| format!("cannot make a client for context {context:?}"))?;
         Ok(ClusterClient {
