@@ -81,7 +81,7 @@ pub struct InitArgs {
     #[arg(long)]
     pub force: bool,
     /// Cilium's namespace, when it is not kube-system.
-    #[arg(long, short = 'n')]
+    #[arg(long, short = 'n', value_parser = namespace_name)]
     pub namespace: Option<String>,
     /// Print the mesh file and write nothing.
     #[arg(long)]
@@ -212,9 +212,10 @@ pub enum AffinityArg {
 #[derive(Debug, Args)]
 pub struct AnnotateServiceArgs {
     /// The Service.
+    #[arg(value_parser = service_name)]
     pub name: String,
     /// The Service's namespace.
-    #[arg(long, short = 'n', default_value = "default")]
+    #[arg(long, short = 'n', default_value = "default", value_parser = namespace_name)]
     pub namespace: String,
     /// `--global` makes the Service global (`service.cilium.io/global: "true"`); `--global=false`
     /// removes that annotation (and its legacy alias), making it local again.
@@ -257,6 +258,7 @@ pub struct AnnotateServiceArgs {
 #[derive(Debug, Args)]
 pub struct AnnotateNamespaceArgs {
     /// The namespace.
+    #[arg(value_parser = namespace_name)]
     pub name: String,
     /// `--global` sets `clustermesh.cilium.io/global: "true"`; `--global=false` sets "false"
     /// (the namespace's resources then stay in their cluster).
@@ -283,13 +285,15 @@ pub struct AnnotateNamespaceArgs {
 #[derive(Debug, Args)]
 pub struct ServicesArgs {
     /// Only this Service (shown even where it is not global).
+    #[arg(value_parser = service_name)]
     pub name: Option<String>,
     /// The namespace to look in.
     #[arg(
         long,
         short = 'n',
         default_value = "default",
-        conflicts_with = "all_namespaces"
+        conflicts_with = "all_namespaces",
+        value_parser = namespace_name
     )]
     pub namespace: String,
     /// Look in every namespace.
@@ -389,4 +393,14 @@ impl KubeArgs {
             parallel: usize::from(self.parallel),
         }
     }
+}
+
+/// A namespace name as Kubernetes (and kubectl) takes it: an RFC 1123 label.
+pub fn namespace_name(s: &str) -> Result<String, String> {
+    crate::mesh::names::dns1123_label(s).map(|()| s.to_string())
+}
+
+/// A Service name as Kubernetes takes it: an RFC 1035 label.
+pub fn service_name(s: &str) -> Result<String, String> {
+    crate::mesh::names::dns1035_label(s).map(|()| s.to_string())
 }

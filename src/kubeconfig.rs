@@ -37,7 +37,7 @@ pub fn current_context(kubeconfig: Option<&str>) -> anyhow::Result<Option<String
             }
         };
         let head: KubeconfigHead = serde_saphyr::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{e}"))
+            .map_err(|e| anyhow::anyhow!("{}", crate::mesh::names::parse_error(&e)))
             .with_context(|| format!("kubeconfig {} is not valid YAML", path.display()))?;
         if let Some(c) = head.current_context.filter(|c| !c.is_empty()) {
             return Ok(Some(c));

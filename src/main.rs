@@ -19,10 +19,28 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "error: {}", message(&err));
             ExitCode::from(commands::EXIT_ERROR)
         }
     }
+}
+
+/// The error and its causes on one line, each said once: a cause whose text an outer message
+/// already carries is not repeated.
+fn message(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// A reader that closed the pipe (`kubectl mesh render … | head`) is not an error.

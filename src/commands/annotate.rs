@@ -518,17 +518,17 @@ fn check_namespace(
 /// Prints the warnings; on problems prints them and gives the exit code (nothing was written).
 fn report_checks(checked: Checked) -> Result<Vec<Option<Edit>>, ExitCode> {
     for w in &checked.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     if checked.findings.is_empty() {
         return Ok(checked.plans);
     }
-    eprintln!(
+    errln!(
         "annotate refused: {} problem(s), nothing was changed:",
         checked.findings.len()
     );
     for line in grouped(&checked.findings) {
-        eprintln!("  {line}");
+        errln!("  {line}");
     }
     Err(ExitCode::from(EXIT_PROBLEMS))
 }
@@ -562,11 +562,11 @@ where
                     } else {
                         vec![with_annotations(o, edit)]
                     };
-                    println!("{header}: {} object(s) to write", objects.len());
-                    print!("{}", dry_run_yaml(&objects)?);
+                    outln!("{header}: {} object(s) to write", objects.len());
+                    out!("{}", dry_run_yaml(&objects, super::HIDDEN)?);
                 }
                 _ if m.target => {
-                    println!("{header}: {} does not exist, skipped", object.describe());
+                    outln!("{header}: {} does not exist, skipped", object.describe());
                 }
                 _ => {}
             }
@@ -597,7 +597,7 @@ where
     for (m, edit) in members.iter().zip(plans) {
         if edit.is_none() {
             if m.target {
-                println!(
+                outln!(
                     "{}: skipped: {} does not exist",
                     m.name(),
                     object.describe()
@@ -610,9 +610,9 @@ where
         };
         match result {
             Ok(edit) if edit.is_empty() => {
-                println!("{}: {} is up to date", m.name(), object.describe());
+                outln!("{}: {} is up to date", m.name(), object.describe());
             }
-            Ok(edit) => println!(
+            Ok(edit) => outln!(
                 "{}: annotated {}: {}",
                 m.name(),
                 object.describe(),
@@ -620,12 +620,12 @@ where
             ),
             Err(e) => {
                 failed = true;
-                println!("{}: failed: {e:#}", m.name());
+                outln!("{}: failed: {e:#}", m.name());
             }
         }
     }
     if failed {
-        eprintln!("some clusters were not annotated: run `{rerun}` again (it is safe to repeat)");
+        errln!("some clusters were not annotated: run `{rerun}` again (it is safe to repeat)");
         return Ok(ExitCode::from(EXIT_PROBLEMS));
     }
     Ok(ExitCode::SUCCESS)

@@ -32,20 +32,18 @@ pub fn sync(args: CaSyncArgs) -> anyhow::Result<ExitCode> {
             let objects = wanted_secret(&mesh, live, &ca)
                 .into_iter()
                 .collect::<Vec<_>>();
-            let shown: Vec<Value> = objects
-                .into_iter()
-                .map(|o| if args.show_secrets { o } else { redacted(o) })
-                .collect();
-            println!(
+            let hidden = (!args.show_secrets).then_some("<hidden: pass --show-secrets>");
+            let shown = objects;
+            outln!(
                 "# cluster {} (context {}): {} object(s) to write",
                 c.name,
                 c.context,
                 shown.len()
             );
-            print!("{}", dry_run_yaml(&shown)?);
+            out!("{}", dry_run_yaml(&shown, hidden)?);
         }
         if let Some(dir) = &args.write_files {
-            println!(
+            outln!(
                 "# would write {0}/ca.crt and {0}/ca.key (mode 0600) and record them as `ca:` in {1}",
                 dir.display(),
                 path.display()
@@ -54,9 +52,12 @@ pub fn sync(args: CaSyncArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    if let Some(dir) = &args.write_files {
-        write_files(dir, path, &ca)?;
-    }
+    // Everything is written before anything is reported: a reader that goes away (closed
+    // stdout) must not stop the command halfway.
+    let files_note = match &args.write_files {
+        Some(dir) => Some(write_files(dir, path, &ca)?),
+        None => None,
+    };
     let results = block_on(crate::live::for_each(
         mesh.clusters.iter().zip(&reached).collect(),
         opts.parallel,
@@ -81,12 +82,15 @@ pub fn sync(args: CaSyncArgs) -> anyhow::Result<ExitCode> {
             }
         },
     ))?;
+    if let Some(note) = files_note {
+        outln!("{note}");
+    }
     let mut failed = false;
     let mut reissue = false;
     for (c, result) in mesh.clusters.iter().zip(results) {
         match result {
             Ok((_, written, stale)) => {
-                println!(
+                outln!(
                     "{}: {}",
                     c.name,
                     if written.is_empty() {
@@ -97,17 +101,17 @@ pub fn sync(args: CaSyncArgs) -> anyhow::Result<ExitCode> {
                 );
                 if !stale.is_empty() {
                     reissue = true;
-                    println!("{}: must re-issue {}", c.name, stale.join(", "));
+                    outln!("{}: must re-issue {}", c.name, stale.join(", "));
                 }
             }
             Err(e) => {
                 failed = true;
-                println!("{}: failed: {e:#}", c.name);
+                outln!("{}: failed: {e:#}", c.name);
             }
         }
     }
     if reissue {
-        println!(
+        outln!(
             "re-issue them with `helm upgrade … --post-renderer mesh` per cluster (the post-renderer issues certificates from the mesh CA; see README)"
         );
     }
@@ -164,8 +168,9 @@ fn source_ca(
             mesh.namespace()
         );
     };
-    let ca =
-        Ca::from_pem(&cert, &key).with_context(|| format!("--from {from}: Secret {SECRET}"))?;
+    let ca = Ca::from_pem(&cert, &key)
+        .and_then(|ca| ca.usable_at(time::OffsetDateTime::now_utc()).map(|()| ca))
+        .with_context(|| format!("--from {from}: Secret {SECRET}"))?;
     if let Some(file_ca) = file_ca
         && !file_ca.same_cert(&ca.cert_pem)
     {
@@ -176,14 +181,39 @@ fn source_ca(
     Ok(ca)
 }
 
-/// Secret `cilium-ca` holding `ca`, when the cluster's differs (or is missing).
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Whether `secret`'s last-applied-configuration annotation (left by `kubectl apply`) holds a
+/// CA key other than `ca`'s: key material a sync must not leave behind.
+fn stale_last_applied(secret: &Value, ca: &Ca) -> bool {
+    let Some(text) = secret["metadata"]["annotations"][LAST_APPLIED].as_str() else {
+        return false;
+    };
+    let Ok(applied) = serde_json::from_str::<Value>(text) else {
+        // Unreadable: it may hold anything; it goes.
+        return true;
+    };
+    let data_key = applied["data"]["ca.key"]
+        .as_str()
+        .and_then(|k| B64.decode(k.trim()).ok())
+        .map(|k| String::from_utf8_lossy(&k).into_owned());
+    let string_key = applied["stringData"]["ca.key"].as_str().map(str::to_string);
+    [data_key, string_key]
+        .into_iter()
+        .flatten()
+        .any(|k| k.trim() != ca.key_pem.trim())
+}
+
+/// Secret `cilium-ca` holding `ca`, when the cluster's differs (or is missing, or keeps an old
+/// key in its last-applied-configuration annotation, which is then dropped).
 fn wanted_secret(mesh: &Mesh, live: &Live, ca: &Ca) -> Option<Value> {
     let (cert, key) = (B64.encode(&ca.cert_pem), B64.encode(&ca.key_pem));
     match &live.ca {
         Some(s)
             if secret_text(s, "ca.crt").is_some_and(|c| ca.same_cert(&c))
                 && secret_text(s, "ca.key").as_deref().map(str::trim)
-                    == Some(ca.key_pem.trim()) =>
+                    == Some(ca.key_pem.trim())
+                && !stale_last_applied(s, ca) =>
         {
             None
         }
@@ -191,6 +221,11 @@ fn wanted_secret(mesh: &Mesh, live: &Live, ca: &Ca) -> Option<Value> {
             let mut s = s.clone();
             s["data"]["ca.crt"] = json!(cert);
             s["data"]["ca.key"] = json!(key);
+            if stale_last_applied(&s, ca)
+                && let Some(a) = s["metadata"]["annotations"].as_object_mut()
+            {
+                a.remove(LAST_APPLIED);
+            }
             Some(s)
         }
         None => {
@@ -221,25 +256,15 @@ async fn stale_certificates(
         .collect())
 }
 
-fn redacted(mut secret: Value) -> Value {
-    if let Some(data) = secret["data"].as_object_mut() {
-        for v in data.values_mut() {
-            *v = json!("<hidden: pass --show-secrets>");
-        }
-    }
-    secret
-}
-
-/// Writes ca.crt and ca.key (0600) into `dir` and points the mesh file's `ca:` at them.
-fn write_files(dir: &Path, mesh_path: &Path, ca: &Ca) -> anyhow::Result<()> {
+/// Writes ca.crt and ca.key (0600) into `dir` and points the mesh file's `ca:` at them; says
+/// what it wrote.
+fn write_files(dir: &Path, mesh_path: &Path, ca: &Ca) -> anyhow::Result<String> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     super::write_atomic(&dir.join("ca.crt"), &ca.cert_pem, Some(0o600))?;
     super::write_atomic(&dir.join("ca.key"), &ca.key_pem, Some(0o600))?;
-    let base = mesh_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let base = std::fs::canonicalize(base)
+    // Relative to the real mesh file's folder (a symlinked mesh file resolves `ca:` there).
+    let base = super::mesh_dir(mesh_path);
+    let base = std::fs::canonicalize(&base)
         .with_context(|| format!("cannot resolve {}", base.display()))?;
     let rel = |f: &str| -> anyhow::Result<String> {
         let full = std::fs::canonicalize(dir.join(f))
@@ -250,7 +275,7 @@ fn write_files(dir: &Path, mesh_path: &Path, ca: &Ca) -> anyhow::Result<()> {
             .display()
             .to_string())
     };
-    let text = std::fs::read_to_string(mesh_path)
+    let text = super::read_text(mesh_path, 16 << 20)
         .with_context(|| format!("cannot read {}", mesh_path.display()))?;
     let (cert, key) = (rel("ca.crt")?, rel("ca.key")?);
     let text =
@@ -267,10 +292,9 @@ fn write_files(dir: &Path, mesh_path: &Path, ca: &Ca) -> anyhow::Result<()> {
         );
     }
     super::write_atomic(mesh_path, &text, None)?;
-    println!(
+    Ok(format!(
         "wrote {0}/ca.crt and {0}/ca.key (mode 0600); {1} now has `ca:`",
         dir.display(),
         mesh_path.display()
-    );
-    Ok(())
+    ))
 }

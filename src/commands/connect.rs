@@ -43,12 +43,12 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if !findings.is_empty() {
-        eprintln!(
+        errln!(
             "connect refused: {} problem(s), nothing was changed:",
             findings.len()
         );
         for line in grouped(&findings) {
-            eprintln!("  {line}");
+            errln!("  {line}");
         }
         return Ok(ExitCode::from(EXIT_PROBLEMS));
     }
@@ -69,29 +69,29 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
 
     if args.dry_run {
         if new_text.is_some() {
-            println!("# mesh file {} would record the endpoints:", path.display());
+            outln!("# mesh file {} would record the endpoints:", path.display());
             for (old, new) in mesh.clusters.iter().zip(&connected.clusters) {
                 if let (Some(ep), true) = (&new.clustermesh, old.clustermesh != new.clustermesh) {
-                    println!("#   {}: clustermesh: {}", new.name, edit::endpoint_flow(ep));
+                    outln!("#   {}: clustermesh: {}", new.name, edit::endpoint_flow(ep));
                 }
             }
         }
         for (c, plan) in connected.clusters.iter().zip(&plans) {
             let objects = plan.as_ref().map_err(|e| anyhow!("{e:#}"))?;
-            println!(
+            outln!(
                 "# cluster {} (context {}): {} object(s) to write",
                 c.name,
                 c.context,
                 objects.len()
             );
-            print!("{}", dry_run_yaml(objects)?);
+            out!("{}", dry_run_yaml(objects, super::HIDDEN)?);
         }
         return Ok(ExitCode::SUCCESS);
     }
 
     if let Some(text) = &new_text {
         super::write_atomic(path, text, None)?;
-        eprintln!("{}: recorded the clustermesh endpoints", path.display());
+        errln!("{}: recorded the clustermesh endpoints", path.display());
     }
     let results = block_on(crate::live::for_each(
         connected.clusters.iter().zip(&reached).collect(),
@@ -107,16 +107,16 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for ((c, r), result) in connected.clusters.iter().zip(&reached).zip(results) {
         match result {
-            Ok(written) if written.is_empty() => println!("{}: up to date", c.name),
-            Ok(written) => println!("{}: wrote {}", c.name, super::object_names(&written)),
+            Ok(written) if written.is_empty() => outln!("{}: up to date", c.name),
+            Ok(written) => outln!("{}: wrote {}", c.name, super::object_names(&written)),
             Err(e) => {
                 failed = true;
-                println!("{}: failed: {e:#}", c.name);
+                outln!("{}: failed: {e:#}", c.name);
             }
         }
         if let Ok(live) = &r.live {
             for peer in unknown_peers(&connected, live) {
-                println!(
+                outln!(
                     "{}: keeps peer {peer:?}, which is not in the mesh file (remove it by hand if it is gone)",
                     c.name
                 );
@@ -124,7 +124,7 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if failed {
-        eprintln!(
+        errln!(
             "some clusters were not connected: run `kubectl mesh connect` again (it is safe to repeat)"
         );
         return Ok(ExitCode::from(EXIT_PROBLEMS));

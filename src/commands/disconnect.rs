@@ -25,19 +25,19 @@ pub fn run(args: DisconnectArgs) -> anyhow::Result<ExitCode> {
             match &r.live {
                 Ok(live) => {
                     let objects = changes(&mesh, &leaving, c, live)?;
-                    println!(
+                    outln!(
                         "# cluster {} (context {}): {} object(s) to write",
                         c.name,
                         c.context,
                         objects.len()
                     );
-                    print!("{}", dry_run_yaml(&objects)?);
+                    out!("{}", dry_run_yaml(&objects, super::HIDDEN)?);
                 }
-                Err(e) => println!("# cluster {}: cannot read it: {e:#}", c.name),
+                Err(e) => outln!("# cluster {}: cannot read it: {e:#}", c.name),
             }
         }
         if leaving.clustermesh.is_some() {
-            println!(
+            outln!(
                 "# mesh file {} would drop the endpoint of {}",
                 path.display(),
                 leaving.name
@@ -66,11 +66,11 @@ pub fn run(args: DisconnectArgs) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for (c, result) in mesh.clusters.iter().zip(results) {
         match result {
-            Ok(w) if w.is_empty() => println!("{}: nothing to remove", c.name),
-            Ok(w) => println!("{}: wrote {}", c.name, super::object_names(&w)),
+            Ok(w) if w.is_empty() => outln!("{}: nothing to remove", c.name),
+            Ok(w) => outln!("{}: wrote {}", c.name, super::object_names(&w)),
             Err(e) => {
                 failed = true;
-                println!("{}: failed: {e:#}", c.name);
+                outln!("{}: failed: {e:#}", c.name);
             }
         }
     }
@@ -86,7 +86,7 @@ pub fn run(args: DisconnectArgs) -> anyhow::Result<ExitCode> {
                 )
             })?;
         super::write_atomic(path, &text, None)?;
-        println!(
+        outln!(
             "{}: dropped the endpoint of {} (the others' next `helm upgrade` keeps it out; remove {} from the file to keep its own upgrade from re-adding its peers)",
             path.display(),
             leaving.name,
@@ -94,7 +94,7 @@ pub fn run(args: DisconnectArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if failed {
-        eprintln!(
+        errln!(
             "some clusters could not be changed: run `kubectl mesh disconnect {}` again (it is safe to repeat)",
             leaving.name
         );

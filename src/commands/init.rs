@@ -62,13 +62,13 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         crate::yaml::emit(&serde_json::to_value(&proposal.mesh)?)?
     );
     for note in &proposal.notes {
-        eprintln!("note: {note}");
+        errln!("note: {note}");
     }
     let problems = validate(&proposal.mesh);
     for p in &problems {
-        eprintln!("{p}");
+        errln!("{p}");
         if p.field == "podCIDR" && p.severity == Severity::Error {
-            eprintln!(
+            errln!(
                 "    → a cluster's pod CIDR cannot change without recreating it (or migrating its IPAM): meshed clusters need pod CIDRs that do not overlap"
             );
         }
@@ -76,9 +76,9 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     match (&args.file, args.dry_run) {
         (Some(file), false) => {
             super::write_atomic(file, &text, None)?;
-            eprintln!("wrote {}", file.display());
+            errln!("wrote {}", file.display());
         }
-        _ => print!("{text}"),
+        _ => out!("{text}"),
     }
     if problems.iter().any(|p| p.severity == Severity::Error) {
         return Ok(ExitCode::from(EXIT_PROBLEMS));

@@ -1,5 +1,24 @@
 //! One module per subcommand; `run` dispatches.
 
+/// `print!` for the commands: a write that returns its error (`?` inside) instead of panicking;
+/// a closed stdout is not an error (see [`out`]).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::commands::out(&format!($($arg)*))? };
+}
+
+/// `println!` for the commands, as [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::commands::out(&format!("{}\n", format_args!($($arg)*)))? };
+}
+
+/// `eprintln!` that never panics: a closed stderr loses the message, nothing else.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod annotate;
 mod ca;
 mod completion;
@@ -53,7 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Reads and validates the mesh file. Warnings are `validate`'s business: a post-renderer that
 /// talks on every `helm upgrade` trains users to ignore it.
 pub fn load_mesh(path: &Path) -> anyhow::Result<Mesh> {
-    let text = std::fs::read_to_string(path)
+    let text = read_text(path, MAX_MESH_FILE)
         .with_context(|| format!("cannot read the mesh file {}", path.display()))?;
     let (mesh, _warnings) =
         Mesh::load(&text).with_context(|| format!("mesh file {}", path.display()))?;
@@ -65,31 +84,99 @@ pub fn print_structured(
     format: crate::cli::Output,
     value: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    use std::io::Write;
     let text = match format {
         crate::cli::Output::Json => serde_json::to_string_pretty(value)? + "\n",
         crate::cli::Output::Yaml => crate::yaml::emit(value)?,
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(())
+    out(&text)
 }
 
-/// The mesh's own CA (`ca:`), paths relative to the mesh file.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes `text` to stdout. A reader that went away (`| head`, a closed pipe) is not an error:
+/// the rest of the output is dropped and the command carries on to its real exit code (a
+/// health check still exits 1, a write command still writes). Any other write error is one.
+pub fn out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write to stdout")),
+    }
+}
+
+/// The most a mesh file may hold.
+const MAX_MESH_FILE: u64 = 16 << 20;
+/// The most a CA certificate or key file may hold (a PEM CA is a few KB).
+pub const MAX_PEM_FILE: u64 = 1 << 20;
+
+/// A text file, refused past `cap` bytes (`ca.cert: /dev/zero` must not read forever), or when
+/// it is not a regular file's text.
+pub fn read_text(path: &Path, cap: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.is_dir() {
+        return Err(std::io::Error::other("it is a directory"));
+    }
+    let mut bytes = Vec::new();
+    file.take(cap + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(std::io::Error::other(format!(
+            "it holds more than {} KiB, more than such a file ever does",
+            cap >> 10
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "it is not text (DER or another binary format? PEM is expected)",
+        )
+    })
+}
+
+/// The file a path names, through symlinks (a dotfiles or GitOps layout links the mesh file);
+/// the path itself when it does not exist yet.
+pub fn real_path(path: &Path) -> std::path::PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The folder `ca:` paths are relative to: the real mesh file's, not the link's.
+pub fn mesh_dir(mesh_path: &Path) -> std::path::PathBuf {
+    let real = real_path(mesh_path);
+    real.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
+/// The mesh's own CA (`ca:`), paths relative to the (real) mesh file; refused when it cannot
+/// sign now (not a CA, expired, key missing or not its own).
 pub fn load_mesh_ca(mesh: &Mesh, mesh_path: &Path) -> anyhow::Result<Option<Ca>> {
     let Some(files) = &mesh.ca else {
         return Ok(None);
     };
-    let dir = mesh_path.parent().unwrap_or(Path::new("."));
+    let dir = mesh_dir(mesh_path);
     let cert_path = dir.join(&files.cert);
     let key_path = dir.join(&files.key);
-    let cert = std::fs::read_to_string(&cert_path).with_context(|| {
+    let cert = read_text(&cert_path, MAX_PEM_FILE).with_context(|| {
         format!(
             "cannot read the mesh CA certificate {} (ca.cert in {})",
             cert_path.display(),
             mesh_path.display()
         )
     })?;
-    let key = std::fs::read_to_string(&key_path).with_context(|| {
+    let key = read_text(&key_path, MAX_PEM_FILE).with_context(|| {
         format!(
             "cannot read the mesh CA key {} (ca.key in {})",
             key_path.display(),
@@ -97,7 +184,15 @@ pub fn load_mesh_ca(mesh: &Mesh, mesh_path: &Path) -> anyhow::Result<Option<Ca>>
         )
     })?;
     let ca = Ca::from_pem(&cert, &key)
-        .with_context(|| format!("mesh CA {} / {}", cert_path.display(), key_path.display()))?;
+        .and_then(|ca| ca.usable_at(time::OffsetDateTime::now_utc()).map(|()| ca))
+        .with_context(|| {
+            format!(
+                "mesh CA {} / {} (ca: in {})",
+                cert_path.display(),
+                key_path.display(),
+                mesh_path.display()
+            )
+        })?;
     Ok(Some(ca))
 }
 
@@ -153,11 +248,20 @@ pub async fn reach_all(mesh: &Mesh, opts: &KubeOptions) -> anyhow::Result<Vec<Re
     )
 }
 
-/// Prints objects as a YAML stream, for `--dry-run`; server-side bookkeeping is left out.
-pub fn dry_run_yaml(objects: &[serde_json::Value]) -> anyhow::Result<String> {
+/// What `--dry-run` shows in place of a Secret value (`None`: the values, `--show-secrets`).
+pub const HIDDEN: Option<&str> = Some("<hidden>");
+
+/// Prints objects as a YAML stream, for `--dry-run`; server-side bookkeeping is left out. With
+/// `hidden`, every Secret's `data`/`stringData` value and every object's
+/// `kubectl.kubernetes.io/last-applied-configuration` (a copy of what was applied, Secret values
+/// included) are replaced by it.
+pub fn dry_run_yaml(objects: &[serde_json::Value], hidden: Option<&str>) -> anyhow::Result<String> {
     let mut out = String::new();
     for o in objects {
         let mut o = o.clone();
+        if let Some(hidden) = hidden {
+            redact(&mut o, hidden);
+        }
         if let Some(meta) = o["metadata"].as_object_mut() {
             for key in [
                 "managedFields",
@@ -178,11 +282,34 @@ pub fn dry_run_yaml(objects: &[serde_json::Value]) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// Hides what `object` carries of key material (see [`dry_run_yaml`]).
+pub fn redact(object: &mut serde_json::Value, hidden: &str) {
+    const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+    if let Some(a) = object["metadata"]["annotations"].as_object_mut()
+        && let Some(v) = a.get_mut(LAST_APPLIED)
+    {
+        *v = serde_json::Value::String(hidden.to_string());
+    }
+    if object["kind"] == "Secret" {
+        for field in ["data", "stringData"] {
+            if let Some(map) = object[field].as_object_mut() {
+                for v in map.values_mut() {
+                    *v = serde_json::Value::String(hidden.to_string());
+                }
+            }
+        }
+    }
+}
+
 /// Writes `text` to `path` atomically (a temporary file beside it, then rename), keeping the
-/// file's permissions; `mode` sets them for a new file (key material: 0600).
+/// file's permissions; `mode` sets them for a new file (key material: 0600). A symlink is
+/// written through: the file it points to is replaced (the temporary file beside it), the link
+/// stays.
 pub fn write_atomic(path: &Path, text: &str, mode: Option<u32>) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
+    let real = real_path(path);
+    let path = real.as_path();
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

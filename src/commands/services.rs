@@ -105,9 +105,9 @@ pub fn run(args: ServicesArgs) -> anyhow::Result<ExitCode> {
         Some(format) => print_structured(format, &serde_json::to_value(&report)?)?,
         None => {
             if report.services.is_empty() {
-                eprintln!("No global Services {place}.");
+                errln!("No global Services {place}.");
             }
-            print!("{}", table(&mesh, &report));
+            out!("{}", table(&mesh, &report));
         }
     }
     Ok(if report.has_problems() {

@@ -70,7 +70,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let report = check(&mesh, &opts, path)?;
     match args.output {
         Some(format) => print_structured(format, &serde_json::to_value(&report)?)?,
-        None => print!("{}", table(&report)),
+        None => out!("{}", table(&report)),
     }
     Ok(exit_code(&report))
 }
@@ -131,12 +131,12 @@ pub fn wait_healthy(
                 bar.finish();
             }
             if !report.healthy {
-                eprintln!("timed out after {}s; still missing:", timeout.as_secs());
+                errln!("timed out after {}s; still missing:", timeout.as_secs());
                 for f in report.clusters.iter().flat_map(|c| &c.problems) {
-                    eprintln!("  {f}");
+                    errln!("  {f}");
                 }
             }
-            print!("{}", table(&report));
+            out!("{}", table(&report));
             return Ok(exit_code(&report));
         }
         std::thread::sleep(Duration::from_secs(2).min(deadline - Instant::now()));

@@ -72,7 +72,7 @@ pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
     );
     match args.output {
         Some(format) => print_structured(format, &serde_json::to_value(&report)?)?,
-        None => print!("{}", text(&report)),
+        None => out!("{}", text(&report)),
     }
     Ok(if report.summary.fail > 0 {
         ExitCode::from(EXIT_PROBLEMS)

@@ -7,14 +7,31 @@ use serde_json::json;
 
 use super::{EXIT_PROBLEMS, print_structured};
 use crate::cli::ValidateArgs;
-use crate::mesh::{Mesh, Severity, validate};
+use crate::mesh::{Mesh, Problem, Severity, validate};
+use crate::render::Ca;
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let path = &args.mesh.mesh;
-    let text = std::fs::read_to_string(path)
+    let text = super::read_text(path, 16 << 20)
         .with_context(|| format!("cannot read the mesh file {}", path.display()))?;
-    let mesh = Mesh::parse(&text).with_context(|| format!("mesh file {}", path.display()))?;
-    let problems = validate(&mesh);
+    let mesh = match Mesh::parse(&text) {
+        Ok(mesh) => mesh,
+        // Unreadable as a mesh file: exit 2 as before, and still a report for `-o json|yaml`.
+        Err(e) => {
+            if let Some(format) = args.output {
+                print_structured(
+                    format,
+                    &json!({"file": path.display().to_string(), "valid": false, "problems": [
+                        {"severity": "error", "cluster": null, "field": null, "message": e.to_string()}]}),
+                )?;
+                return Ok(ExitCode::from(super::EXIT_ERROR));
+            }
+            return Err(e).with_context(|| format!("mesh file {}", path.display()));
+        }
+    };
+    let mut problems = validate(&mesh);
+    problems.extend(ca_problems(&mesh, path));
+    problems.sort_by_key(|p| p.severity);
     let errors = problems
         .iter()
         .filter(|p| p.severity == Severity::Error)
@@ -38,16 +55,16 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         }
         None => {
             for p in &problems {
-                println!("{}: {p}", path.display());
+                outln!("{}: {p}", path.display());
             }
             if errors == 0 {
-                println!(
+                outln!(
                     "{}: valid mesh of {} clusters ({warnings} warning(s))",
                     path.display(),
                     mesh.clusters.len()
                 );
             } else {
-                println!(
+                outln!(
                     "{}: {errors} error(s), {warnings} warning(s)",
                     path.display()
                 );
@@ -59,4 +76,68 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_PROBLEMS)
     })
+}
+
+/// What render would find wrong with the `ca:` files: missing, not PEM, a key of another
+/// certificate, not a CA, expired; and a key others can read (a warning).
+fn ca_problems(mesh: &Mesh, mesh_path: &std::path::Path) -> Vec<Problem> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(files) = &mesh.ca else {
+        return Vec::new();
+    };
+    let problem = |severity, field: &str, message: String| Problem {
+        severity,
+        cluster: None,
+        field: field.to_string(),
+        message,
+    };
+    let dir = super::mesh_dir(mesh_path);
+    let (cert_path, key_path) = (dir.join(&files.cert), dir.join(&files.key));
+    let mut problems = Vec::new();
+    let cert = super::read_text(&cert_path, super::MAX_PEM_FILE)
+        .map_err(|e| {
+            problems.push(problem(
+                Severity::Error,
+                "ca.cert",
+                format!("cannot read {}: {e}", cert_path.display()),
+            ))
+        })
+        .ok();
+    let key = super::read_text(&key_path, super::MAX_PEM_FILE)
+        .map_err(|e| {
+            problems.push(problem(
+                Severity::Error,
+                "ca.key",
+                format!("cannot read {}: {e}", key_path.display()),
+            ))
+        })
+        .ok();
+    if let Ok(meta) = std::fs::metadata(&key_path)
+        && meta.is_file()
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        problems.push(problem(
+            Severity::Warning,
+            "ca.key",
+            format!(
+                "{} is readable by {} (mode {:04o}): the mesh CA key signs every certificate of the mesh; run `chmod 600 {}`",
+                key_path.display(),
+                if meta.permissions().mode() & 0o007 != 0 { "everyone" } else { "its group" },
+                meta.permissions().mode() & 0o777,
+                key_path.display()
+            ),
+        ));
+    }
+    if let (Some(cert), Some(key)) = (cert, key) {
+        let checked =
+            Ca::from_pem(&cert, &key).and_then(|ca| ca.usable_at(time::OffsetDateTime::now_utc()));
+        if let Err(e) = checked {
+            problems.push(problem(
+                Severity::Error,
+                "ca",
+                format!("{} / {}: {e}", cert_path.display(), key_path.display()),
+            ));
+        }
+    }
+    problems
 }

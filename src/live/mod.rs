@@ -10,7 +10,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, Resource};
 use serde_json::Value;
@@ -19,7 +19,10 @@ use crate::mesh::state::Live;
 use crate::render::describe;
 
 pub mod etcd;
+mod exec;
 pub mod probe;
+
+use exec::{plugin_name, run_plugin};
 
 /// How to reach the clusters: the usual kubectl flags.
 #[derive(Debug, Clone)]
@@ -81,13 +84,36 @@ impl Kind {
 /// The kubeconfig, read once for all clusters.
 pub fn load_kubeconfig(opts: &KubeOptions) -> anyhow::Result<Kubeconfig> {
     match &opts.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path)
-            .with_context(|| format!("cannot read the kubeconfig {}", path.display())),
-        None => Kubeconfig::read().context(
-            "cannot read the kubeconfig ($KUBECONFIG or ~/.kube/config); pass --kubeconfig",
-        ),
+        Some(path) => Kubeconfig::read_from(path).map_err(|e| {
+            anyhow!(
+                "cannot read the kubeconfig {}: {}",
+                path.display(),
+                redacted_error(&e)
+            )
+        }),
+        None => Kubeconfig::read().map_err(|e| {
+            anyhow!(
+                "cannot read the kubeconfig ($KUBECONFIG or ~/.kube/config): {}; pass --kubeconfig",
+                redacted_error(&e)
+            )
+        }),
     }
 }
+
+/// The most one answer may hold: a reply past it is refused, never buffered to the end (a
+/// flooding server would otherwise grow the process until the allocator aborts). Lists are read
+/// in pages of [`PAGE`] items, so a big cluster stays far below it.
+pub const MAX_RESPONSE: usize = 16 << 20;
+
+/// The most all answers being read at once may hold together (many clusters, a dozen reads
+/// each): past it, the read that would cross it fails instead of growing the process.
+const MAX_IN_FLIGHT: usize = 160 << 20;
+
+/// Items per list page.
+const PAGE: u32 = 500;
+
+/// Bytes of answers being read right now, in the whole process.
+static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A client for one context, with Cilium's namespace.
 #[derive(Clone)]
@@ -95,6 +121,17 @@ pub struct ClusterClient {
     client: kube::Client,
     pub namespace: String,
     pub context: String,
+    /// The API server's URL, for messages.
+    server: String,
+    /// Bound on every whole request: connect, headers and body.
+    limit: Option<Duration>,
+}
+
+/// Why a request failed.
+enum CallError {
+    /// The server answered with an error status (`Status` message, code).
+    Status(String, u16),
+    Other(anyhow::Error),
 }
 
 impl ClusterClient {
@@ -110,30 +147,128 @@ impl ClusterClient {
         };
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
             .await
-            .with_context(|| format!("kubeconfig context {context:?}"))?;
+            .map_err(|e| anyhow!("kubeconfig context {context:?}: {}", redacted_error(&e)))?;
+        let server = config.cluster_url.to_string();
+        let server = server.trim_end_matches('/').to_string();
+        // kube-rs would run an `exec` credential plugin itself, synchronously and unbounded, and
+        // put its output (the token) in its error: run it here, under the request deadline.
+        if let Some(exec) = config.auth_info.exec.take() {
+            let credential = match opts.request_timeout {
+                Some(limit) => tokio::time::timeout(limit, run_plugin(&exec, context))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(anyhow!(
+                            "context {context}: unreachable: the credential plugin {} did not answer within {}",
+                            plugin_name(&exec),
+                            probe::show(limit)
+                        ))
+                    })?,
+                None => run_plugin(&exec, context).await?,
+            };
+            credential.apply(&mut config.auth_info);
+        }
         // A plain-HTTP server (`kubectl proxy`, test servers) never uses TLS: skip loading the
         // OS trust store, which otherwise costs ~2 ms of CPU per cluster.
         if config.cluster_url.scheme_str() == Some("http") && config.root_cert.is_none() {
             config.root_cert = Some(Vec::new());
         }
-        config.connect_timeout = opts.request_timeout;
-        config.read_timeout = opts.request_timeout;
-        config.write_timeout = opts.request_timeout;
+        // The whole request is bounded in `call` (one deadline for connect, headers and body,
+        // with the server and the limit in its message); kube-rs's per-read timeouts would race
+        // it with a bare "deadline has elapsed", and `--request-timeout 0` means no bound at all.
+        config.connect_timeout = None;
+        config.read_timeout = None;
+        config.write_timeout = None;
         let client = kube::Client::try_from(config)
             .with_context(|| format!("cannot make a client for context {context:?}"))?;
         Ok(ClusterClient {
             client,
             namespace: namespace.to_string(),
             context: context.to_string(),
+            server,
+            limit: opts.request_timeout,
         })
     }
 
-    fn api(&self, kind: Kind) -> Api<DynamicObject> {
-        let ar = kind.resource();
-        if kind.namespaced() {
-            Api::namespaced_with(self.client.clone(), &self.namespace, &ar)
-        } else {
-            Api::all_with(self.client.clone(), &ar)
+    /// One request, whole: connect, headers and body within the deadline, the body read up to
+    /// [`MAX_RESPONSE`]. `what` names it in messages.
+    async fn call(&self, request: http::Request<Vec<u8>>, what: &str) -> Result<Value, CallError> {
+        let work = async {
+            let response = self
+                .client
+                .send(request.map(kube::client::Body::from))
+                .await
+                .map_err(|e| CallError::Other(self.error(e, what)))?;
+            let status = response.status();
+            let body = read_capped(response.into_body(), MAX_RESPONSE)
+                .await
+                .map_err(|e| {
+                    CallError::Other(match e {
+                        ReadError::TooLarge => anyhow!(
+                            "context {}: unreachable: {} answered {what} with more than {} MiB",
+                            self.context,
+                            self.server,
+                            MAX_RESPONSE >> 20
+                        ),
+                        ReadError::OverBudget => anyhow!(
+                            "context {}: {what}: {} sent more than the {} MiB all answers being read at once may take",
+                            self.context,
+                            self.server,
+                            MAX_IN_FLIGHT >> 20
+                        ),
+                        ReadError::Body(e) => anyhow!(
+                            "context {}: {what}: the answer broke off: {}",
+                            self.context,
+                            error_chain(&e)
+                        ),
+                    })
+                })?;
+            if !status.is_success() {
+                let message = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v["message"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase());
+                return Err(CallError::Status(message, status.as_u16()));
+            }
+            serde_json::from_slice::<Value>(&body).map_err(|e| {
+                CallError::Other(anyhow!(
+                    "context {}: {what}: {} did not answer with JSON ({e})",
+                    self.context,
+                    self.server
+                ))
+            })
+        };
+        match self.limit {
+            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+                Err(CallError::Other(anyhow!(
+                    "context {}: unreachable: {} did not answer within {} ({what})",
+                    self.context,
+                    self.server,
+                    probe::show(limit)
+                )))
+            }),
+            None => work.await,
+        }
+    }
+
+    /// `call` for reads: a 404 is `None`.
+    async fn call_opt(
+        &self,
+        request: http::Request<Vec<u8>>,
+        what: &str,
+    ) -> anyhow::Result<Option<Value>> {
+        match self.call(request, what).await {
+            Ok(v) => Ok(Some(v)),
+            Err(CallError::Status(_, 404)) => Ok(None),
+            Err(e) => Err(self.call_error(e, what)),
+        }
+    }
+
+    fn call_error(&self, e: CallError, what: &str) -> anyhow::Error {
+        match e {
+            CallError::Status(message, code) => {
+                anyhow!("context {}: {what}: {message} ({code})", self.context)
+            }
+            CallError::Other(e) => e,
         }
     }
 
@@ -162,34 +297,51 @@ impl ClusterClient {
             Some(ns) => format!("get {kind:?} {ns}/{name}"),
             None => format!("get {kind:?} {name}"),
         };
+        check_name(name).map_err(|e| anyhow!("context {}: {}: {e}", self.context, what()))?;
         let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
             .get(name, &kube::api::GetParams::default())
             .map_err(|e| anyhow!("context {}: {}: {e}", self.context, what()))?;
-        match self.client.request::<Value>(request).await {
-            Ok(mut v) => {
-                typed(&mut v, &ar);
-                Ok(Some(v))
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-            Err(e) => Err(self.error(e, &what())),
+        let mut found = self.call_opt(request, &what()).await?;
+        if let Some(v) = &mut found {
+            typed(v, &ar);
         }
+        Ok(found)
     }
 
     pub async fn list(&self, kind: Kind) -> anyhow::Result<Vec<Value>> {
-        let ar = kind.resource();
         let ns = kind.namespaced().then_some(self.namespace.as_str());
-        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
-            .list(&ListParams::default())
-            .map_err(|e| anyhow!("context {}: list {kind:?}: {e}", self.context))?;
-        let mut list: Value = self
-            .client
-            .request(request)
+        self.list_pages(kind, ns, ListParams::default(), &format!("list {kind:?}"))
             .await
-            .map_err(|e| self.error(e, &format!("list {kind:?}")))?;
-        let mut items = match list.get_mut("items").map(Value::take) {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        };
+    }
+
+    /// Every item of a list, read in pages of [`PAGE`] (each answer bounded by
+    /// [`MAX_RESPONSE`]), each with its apiVersion and kind.
+    async fn list_pages(
+        &self,
+        kind: Kind,
+        ns: Option<&str>,
+        params: ListParams,
+        what: &str,
+    ) -> anyhow::Result<Vec<Value>> {
+        let ar = kind.resource();
+        let mut params = params.limit(PAGE);
+        let mut items = Vec::new();
+        loop {
+            let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
+                .list(&params)
+                .map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
+            let mut list: Value = self
+                .call(request, what)
+                .await
+                .map_err(|e| self.call_error(e, what))?;
+            if let Some(Value::Array(page)) = list.get_mut("items").map(Value::take) {
+                items.extend(page);
+            }
+            match list["metadata"]["continue"].as_str() {
+                Some(token) if !token.is_empty() => params = params.continue_token(token),
+                _ => break,
+            }
+        }
         for item in &mut items {
             typed(item, &ar);
         }
@@ -244,20 +396,23 @@ impl ClusterClient {
         let kind = Kind::of(object)
             .ok_or_else(|| WriteError::Other(anyhow!("cannot write {}", describe(object))))?;
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        let dynamic: DynamicObject = serde_json::from_value(object.clone())
+        let what = format!("write {}", describe(object));
+        check_name(name).map_err(|e| WriteError::Other(anyhow!("{what}: {e}")))?;
+        let ar = kind.resource();
+        let ns = kind.namespaced().then_some(self.namespace.as_str());
+        let data = serde_json::to_vec(object)
             .map_err(|e| WriteError::Other(anyhow!("{}: {e}", describe(object))))?;
-        let api = self.api(kind);
-        let result = if object["metadata"]["resourceVersion"].is_string() {
-            api.replace(name, &PostParams::default(), &dynamic).await
+        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns));
+        let request = if object["metadata"]["resourceVersion"].is_string() {
+            request.replace(name, &PostParams::default(), data)
         } else {
-            api.create(&PostParams::default(), &dynamic).await
-        };
-        match result {
+            request.create(&PostParams::default(), data)
+        }
+        .map_err(|e| WriteError::Other(anyhow!("context {}: {what}: {e}", self.context)))?;
+        match self.call(request, &what).await {
             Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 409 => Err(WriteError::Conflict),
-            Err(e) => Err(WriteError::Other(
-                self.error(e, &format!("write {}", describe(object))),
-            )),
+            Err(CallError::Status(_, 409)) => Err(WriteError::Conflict),
+            Err(e) => Err(WriteError::Other(self.call_error(e, &what))),
         }
     }
 
@@ -293,16 +448,6 @@ impl ClusterClient {
         ))
     }
 
-    /// `kind` in namespace `ns`, or in every namespace when `None` (cluster-scoped kinds ignore
-    /// `ns`).
-    fn api_in(&self, kind: Kind, ns: Option<&str>) -> Api<DynamicObject> {
-        let ar = kind.resource();
-        match ns {
-            Some(ns) if kind.namespaced() => Api::namespaced_with(self.client.clone(), ns, &ar),
-            _ => Api::all_with(self.client.clone(), &ar),
-        }
-    }
-
     /// Objects of `kind` in namespace `ns` (every namespace when `None`) matching the label
     /// selector `labels` (everything when `None`), each with its apiVersion and kind.
     pub async fn list_in(
@@ -316,23 +461,12 @@ impl ClusterClient {
             params = params.labels(l);
         }
         let where_ = ns.map_or("every namespace".to_string(), |n| format!("namespace {n}"));
-        let list = self
-            .api_in(kind, ns)
-            .list(&params)
-            .await
-            .map_err(|e| self.error(e, &format!("list {kind:?} in {where_}")))?;
-        let ar = kind.resource();
-        list.items
-            .iter()
-            .map(|o| {
-                let mut v = to_value(o)?;
-                if v["apiVersion"].is_null() {
-                    v["apiVersion"] = Value::String(ar.api_version.clone());
-                    v["kind"] = Value::String(ar.kind.clone());
-                }
-                Ok(v)
-            })
-            .collect()
+        let what = format!("list {kind:?} in {where_}");
+        if let Some(ns) = ns.filter(|_| kind.namespaced()) {
+            check_name(ns).map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
+        }
+        let ns = ns.filter(|_| kind.namespaced());
+        self.list_pages(kind, ns, params, &what).await
     }
 
     /// The object `ns/name` (`ns` ignored for cluster-scoped kinds), or `None` when it does not
@@ -343,12 +477,10 @@ impl ClusterClient {
         ns: &str,
         name: &str,
     ) -> anyhow::Result<Option<Value>> {
-        let found = self
-            .api_in(kind, Some(ns))
-            .get_opt(name)
-            .await
-            .map_err(|e| self.error(e, &format!("get {kind:?} {}", object_path(kind, ns, name))))?;
-        found.map(|o| to_value(&o)).transpose()
+        if kind.namespaced() {
+            check_name(ns).map_err(|e| anyhow!("context {}: get {kind:?}: {e}", self.context))?;
+        }
+        self.get_raw(kind, Some(ns), name).await
     }
 
     /// Applies a JSON merge patch (RFC 7386) to `ns/name`. A patch that carries
@@ -360,17 +492,27 @@ impl ClusterClient {
         name: &str,
         patch: &Value,
     ) -> Result<Value, WriteError> {
-        let result = self
-            .api_in(kind, Some(ns))
+        let what = format!("patch {kind:?} {}", object_path(kind, ns, name));
+        let ns_ok = if kind.namespaced() {
+            check_name(ns)
+        } else {
+            Ok(())
+        };
+        ns_ok
+            .and_then(|()| check_name(name))
+            .map_err(|e| WriteError::Other(anyhow!("context {}: {what}: {e}", self.context)))?;
+        let ar = kind.resource();
+        let ns = kind.namespaced().then_some(ns);
+        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
             .patch(name, &PatchParams::default(), &Patch::Merge(patch))
-            .await;
-        match result {
-            Ok(o) => to_value(&o).map_err(WriteError::Other),
-            Err(kube::Error::Api(s)) if s.code == 409 => Err(WriteError::Conflict),
-            Err(e) => Err(WriteError::Other(self.error(
-                e,
-                &format!("patch {kind:?} {}", object_path(kind, ns, name)),
-            ))),
+            .map_err(|e| WriteError::Other(anyhow!("context {}: {what}: {e}", self.context)))?;
+        match self.call(request, &what).await {
+            Ok(mut v) => {
+                typed(&mut v, &ar);
+                Ok(v)
+            }
+            Err(CallError::Status(_, 409)) => Err(WriteError::Conflict),
+            Err(e) => Err(WriteError::Other(self.call_error(e, &what))),
         }
     }
 
@@ -445,16 +587,71 @@ fn typed(v: &mut Value, ar: &ApiResource) {
     }
 }
 
-fn to_value(o: &DynamicObject) -> anyhow::Result<Value> {
-    let mut v = serde_json::to_value(o)?;
-    // The API server omits these on GET; DynamicObject puts them back from its type.
-    if v["apiVersion"].is_null()
-        && let Some(t) = &o.types
+/// An object name as a path segment: refused when it could name another path (`..`, `/`,
+/// `%`, a query). Commands validate names like kubectl first; this keeps the edge safe.
+pub fn check_name(name: &str) -> anyhow::Result<()> {
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| matches!(c, '/' | '%' | '?' | '#' | '\\') || c.is_control() || c == ' ')
     {
-        v["apiVersion"] = Value::String(t.api_version.clone());
-        v["kind"] = Value::String(t.kind.clone());
+        anyhow::bail!("invalid object name {name:?}");
     }
-    Ok(v)
+    Ok(())
+}
+
+enum ReadError {
+    TooLarge,
+    OverBudget,
+    Body(kube::Error),
+}
+
+/// Bytes counted in [`IN_FLIGHT`], given back when the read ends.
+struct Reserved(usize);
+
+impl Reserved {
+    fn grow(&mut self, n: usize) -> Result<(), ReadError> {
+        use std::sync::atomic::Ordering;
+        let before = IN_FLIGHT.fetch_add(n, Ordering::SeqCst);
+        self.0 += n;
+        if before + n > MAX_IN_FLIGHT {
+            return Err(ReadError::OverBudget);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(self.0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The whole body (decompressed), refused as soon as it passes `cap` bytes or the process-wide
+/// budget of answers being read.
+async fn read_capped(mut body: kube::client::Body, cap: usize) -> Result<Vec<u8>, ReadError> {
+    use http_body_util::BodyExt;
+    let mut out = Vec::new();
+    let mut reserved = Reserved(0);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(ReadError::Body)?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > cap {
+                return Err(ReadError::TooLarge);
+            }
+            reserved.grow(data.len())?;
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
+
+/// A kube-rs error without what it quotes of its input (a kubeconfig syntax error quotes the
+/// lines around it: passwords, keys).
+fn redacted_error(e: &dyn std::error::Error) -> String {
+    crate::mesh::names::parse_error(&error_chain(e))
 }
 
 fn object_path(kind: Kind, ns: &str, name: &str) -> String {

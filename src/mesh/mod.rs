@@ -2,6 +2,7 @@
 //! cluster's identity, CIDRs and clustermesh endpoint. Pure: parsing and validation, no I/O.
 
 pub mod edit;
+pub mod names;
 pub mod propose;
 pub mod services;
 pub mod state;
@@ -121,7 +122,7 @@ fn format_problems(problems: &[Problem]) -> String {
 impl Mesh {
     /// Parses a mesh file; unknown fields are errors so that typos are never silently ignored.
     pub fn parse(text: &str) -> Result<Mesh, MeshError> {
-        serde_saphyr::from_str(text).map_err(|e| MeshError::Syntax(e.to_string()))
+        serde_saphyr::from_str(text).map_err(|e| MeshError::Syntax(names::parse_error(&e)))
     }
 
     /// Parses and validates; returns the warnings of a valid mesh, or every error at once.

@@ -1996,6 +1996,8 @@ mod tests {
                 Vec::new()
             },
             ip_addresses: Vec::new(),
+            uris: Vec::new(),
+            emails: Vec::new(),
             server_auth: server,
             client_auth: true,
             digital_signature: true,

@@ -103,6 +103,23 @@ pub fn validate(mesh: &Mesh) -> Vec<Problem> {
     }
     for c in &mesh.clusters {
         check_cluster(c, max, &mut f);
+        // render refuses it: it injects IPv4 native routing only.
+        if mesh.routing_mode == super::RoutingMode::Native && c.native_routing_cidr().contains(':')
+        {
+            let field = if c.native_routing_cidr.is_some() {
+                "nativeRoutingCIDR"
+            } else {
+                "podCIDR"
+            };
+            f.error(
+                Some(&c.name),
+                field,
+                format!(
+                    "{} is IPv6, but render injects IPv4 native routing only (ipv4-native-routing-cidr): use an IPv4 podCIDR, or routingMode: tunnel",
+                    c.native_routing_cidr()
+                ),
+            );
+        }
     }
     check_unique(mesh, &mut f);
     check_overlaps(mesh, &mut f);
@@ -345,7 +362,21 @@ fn check_node_ports(mesh: &Mesh, f: &mut Findings) {
 }
 
 fn overlaps(a: &IpNet, b: &IpNet) -> bool {
+    let (a, b) = (unmapped(a), unmapped(b));
     a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/112`) as the IPv4 network it is.
+fn unmapped(net: &IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(|n| IpNet::V4(n).trunc())
+                .unwrap_or(*net),
+            None => *net,
+        },
+        _ => *net,
+    }
 }
 
 /// `^([a-z0-9][-a-z0-9]*)?[a-z0-9]$`, as Cilium validates `cluster.name`.
@@ -458,6 +489,15 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_mapped_cidrs_overlap_their_ipv4_network() {
+        let a: IpNet = "::ffff:10.0.0.0/120".parse().unwrap();
+        let b: IpNet = "10.0.0.0/16".parse().unwrap();
+        assert!(overlaps(&a, &b));
+        let c: IpNet = "10.1.0.0/16".parse().unwrap();
+        assert!(!overlaps(&a, &c));
+    }
+
+    #[test]
     fn ipv6_cidrs_validate() {
         let m = mesh(
             "- {name: a, id: 1, context: a, podCIDR: 'fd00:10::/64'}\n- {name: b, id: 2, context: b, podCIDR: 'fd00:10::/48'}\n",
@@ -467,9 +507,14 @@ mod tests {
                 .iter()
                 .any(|e| e.contains("overlaps the podCIDR fd00:10::/64"))
         );
-        let m = mesh(
+        let mut m = mesh(
             "- {name: a, id: 1, context: a, podCIDR: 'fd00:10::/64'}\n- {name: b, id: 2, context: b, podCIDR: 'fd00:11::/64'}\n",
         );
+        // render refuses IPv6 native routing, so validate does.
+        let e = errors(&m);
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].contains("is IPv6, but render injects IPv4 native routing only"));
+        m.routing_mode = crate::mesh::RoutingMode::Tunnel;
         assert!(errors(&m).is_empty());
     }
 

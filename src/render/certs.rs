@@ -14,6 +14,20 @@ use x509_parser::prelude::{FromDer, GeneralName, SubjectPublicKeyInfo, X509Certi
 pub enum CertError {
     #[error("not a PEM certificate: {0}")]
     NotPem(String),
+    #[error(
+        "is DER (binary), not PEM: convert it with `openssl x509 -inform der -in FILE -out FILE.pem`"
+    )]
+    Der,
+    #[error("the CA private key is missing (empty or null)")]
+    NoKey,
+    #[error("is not a CA certificate ({0}): it cannot sign certificates")]
+    NotCa(&'static str),
+    #[error(
+        "the CA certificate expired on {0}: make a new CA (e.g. `kubectl mesh ca sync` from a cluster whose cilium-ca is valid)"
+    )]
+    Expired(String),
+    #[error("the CA certificate is not valid before {0}")]
+    NotYetValid(String),
     #[error("not an X.509 certificate: {0}")]
     NotX509(String),
     #[error("cannot read the private key: {0}")]
@@ -42,11 +56,28 @@ impl std::fmt::Debug for Ca {
 
 impl Ca {
     /// Loads a CA from PEM; the key may be PKCS#8, PKCS#1 (RSA, as Helm's `genCA` writes) or SEC1.
+    /// Refused: DER instead of PEM, no key, a key of another certificate, a certificate that is
+    /// not a CA (basicConstraints missing or CA:FALSE). Expiry needs a clock: [`Ca::usable_at`].
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Ca, CertError> {
-        let key = KeyPair::from_pem(key_pem).map_err(|e| CertError::Key(e.to_string()))?;
         let der = pem_der(cert_pem)?;
         let (_, cert) =
             X509Certificate::from_der(&der).map_err(|e| CertError::NotX509(e.to_string()))?;
+        match cert.basic_constraints() {
+            Ok(Some(bc)) if bc.value.ca => {}
+            Ok(Some(_)) => return Err(CertError::NotCa("basicConstraints CA:FALSE")),
+            Ok(None) => return Err(CertError::NotCa("no basicConstraints extension")),
+            Err(e) => return Err(CertError::NotX509(e.to_string())),
+        }
+        if key_pem.trim().is_empty() || key_pem.trim() == "null" {
+            return Err(CertError::NoKey);
+        }
+        if !key_pem.contains("-----BEGIN") {
+            return Err(CertError::Key(
+                "not a PEM private key (DER or other binary keys are not read: convert it with `openssl pkey -inform der -in FILE -out FILE.pem`)"
+                    .into(),
+            ));
+        }
+        let key = KeyPair::from_pem(key_pem).map_err(|e| CertError::Key(e.to_string()))?;
         let spki = cert.public_key().raw.to_vec();
         if rcgen::PublicKeyData::subject_public_key_info(&key) != spki {
             return Err(CertError::KeyMismatch);
@@ -59,6 +90,21 @@ impl Ca {
             spki,
             issuer,
         })
+    }
+
+    /// Refuses a CA that is not valid at `now` (expired, or not yet valid).
+    pub fn usable_at(&self, now: OffsetDateTime) -> Result<(), CertError> {
+        let der = pem_der(&self.cert_pem)?;
+        let (_, cert) =
+            X509Certificate::from_der(&der).map_err(|e| CertError::NotX509(e.to_string()))?;
+        let validity = cert.validity();
+        if validity.not_after.to_datetime() < now {
+            return Err(CertError::Expired(validity.not_after.to_string()));
+        }
+        if validity.not_before.to_datetime() > now {
+            return Err(CertError::NotYetValid(validity.not_before.to_string()));
+        }
+        Ok(())
     }
 
     /// Whether `cert_pem`'s signature verifies with this CA's public key.
@@ -87,6 +133,10 @@ pub struct Leaf {
     pub common_name: Option<String>,
     pub dns_names: Vec<String>,
     pub ip_addresses: Vec<IpAddr>,
+    /// URI SANs (e.g. SPIFFE IDs), kept as they are on re-issue.
+    pub uris: Vec<String>,
+    /// Email SANs, kept as they are on re-issue.
+    pub emails: Vec<String>,
     pub server_auth: bool,
     pub client_auth: bool,
     pub digital_signature: bool,
@@ -108,10 +158,14 @@ impl Leaf {
             .map(str::to_string);
         let mut dns_names = Vec::new();
         let mut ip_addresses = Vec::new();
+        let mut uris = Vec::new();
+        let mut emails = Vec::new();
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             for name in &san.value.general_names {
                 match name {
                     GeneralName::DNSName(d) => dns_names.push(d.to_string()),
+                    GeneralName::URI(u) => uris.push(u.to_string()),
+                    GeneralName::RFC822Name(e) => emails.push(e.to_string()),
                     GeneralName::IPAddress(b) => {
                         if let Ok(a) = <[u8; 4]>::try_from(*b) {
                             ip_addresses.push(IpAddr::from(a));
@@ -135,6 +189,8 @@ impl Leaf {
             common_name,
             dns_names,
             ip_addresses,
+            uris,
+            emails,
             server_auth,
             client_auth,
             digital_signature,
@@ -190,6 +246,16 @@ pub fn issue(shape: &Leaf, ca: &Ca, now: OffsetDateTime) -> Result<Issued, CertE
     params
         .subject_alt_names
         .extend(shape.ip_addresses.iter().map(|ip| SanType::IpAddress(*ip)));
+    for u in &shape.uris {
+        params
+            .subject_alt_names
+            .push(SanType::URI(u.clone().try_into().map_err(err)?));
+    }
+    for e in &shape.emails {
+        params
+            .subject_alt_names
+            .push(SanType::Rfc822Name(e.clone().try_into().map_err(err)?));
+    }
     if shape.server_auth {
         params
             .extended_key_usages
@@ -209,8 +275,12 @@ pub fn issue(shape: &Leaf, ca: &Ca, now: OffsetDateTime) -> Result<Issued, CertE
     params.is_ca = IsCa::ExplicitNoCa;
     params.use_authority_key_identifier_extension = true;
     // Backdated a little, like Helm's genSignedCert, so a skewed node clock accepts it at once.
-    params.not_before = now - Duration::minutes(5);
-    params.not_after = now + shape.lifetime().max(Duration::days(1));
+    // Checked: a chart certificate may carry RFC 5280's "no expiry" (99991231235959Z), whose
+    // lifetime added to now passes the last representable date; it stays "no expiry".
+    params.not_before = now.checked_sub(Duration::minutes(5)).unwrap_or(now);
+    params.not_after = now
+        .checked_add(shape.lifetime().max(Duration::days(1)))
+        .unwrap_or_else(no_expiry);
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
     let cert = params.signed_by(&key, &ca.issuer).map_err(err)?;
     Ok(Issued {
@@ -219,7 +289,20 @@ pub fn issue(shape: &Leaf, ca: &Ca, now: OffsetDateTime) -> Result<Issued, CertE
     })
 }
 
+/// RFC 5280's "no well-defined expiration date": 9999-12-31T23:59:59Z.
+fn no_expiry() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(253_402_300_799)
+        .unwrap_or(::time::PrimitiveDateTime::MAX.assume_utc())
+}
+
 fn pem_der(text: &str) -> Result<Vec<u8>, CertError> {
+    // DER read as text: a SEQUENCE tag (0x30) and a length, then binary.
+    if text.starts_with('0')
+        && !text.contains("-----BEGIN")
+        && text.bytes().any(|b| b < 0x09 || b == 0xEF)
+    {
+        return Err(CertError::Der);
+    }
     let (_, pem) = x509_parser::pem::parse_x509_pem(text.as_bytes())
         .map_err(|e| CertError::NotPem(e.to_string()))?;
     Ok(pem.contents)
@@ -249,6 +332,8 @@ pub(crate) mod tests {
             common_name: Some("*.default.hubble-grpc.cilium.io".into()),
             dns_names: vec!["*.default.hubble-grpc.cilium.io".into()],
             ip_addresses: vec!["127.0.0.1".parse().unwrap()],
+            uris: vec!["spiffe://cluster.local/ns/kube-system/sa/hubble".into()],
+            emails: vec!["ops@example.org".into()],
             server_auth: true,
             client_auth: true,
             digital_signature: true,
@@ -278,6 +363,50 @@ pub(crate) mod tests {
         assert!(ca.signed(&issued.cert_pem));
         assert!(!other.signed(&issued.cert_pem));
         assert!(issued.key_pem.contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn a_no_expiry_certificate_is_reissued_without_overflow() {
+        let ca = test_ca("Cilium CA");
+        let mut want = shape();
+        want.not_before = OffsetDateTime::from_unix_timestamp(1_735_689_600).unwrap();
+        want.not_after = no_expiry();
+        let issued = issue(&want, &ca, OffsetDateTime::now_utc()).unwrap();
+        let got = Leaf::read(&issued.cert_pem).unwrap();
+        assert_eq!(got.not_after, no_expiry());
+        assert_eq!(got.uris, want.uris);
+        assert_eq!(got.emails, want.emails);
+    }
+
+    #[test]
+    fn unusable_cas_are_refused() {
+        let ca = test_ca("Cilium CA");
+        assert!(matches!(
+            Ca::from_pem(&ca.cert_pem, ""),
+            Err(CertError::NoKey)
+        ));
+        assert!(matches!(
+            Ca::from_pem(&ca.cert_pem, "null"),
+            Err(CertError::NoKey)
+        ));
+        let der = pem_der(&ca.cert_pem).unwrap();
+        let der_text = String::from_utf8_lossy(&der).into_owned();
+        assert!(
+            matches!(Ca::from_pem(&der_text, &ca.key_pem), Err(CertError::Der)),
+            "{:?}",
+            Ca::from_pem(&der_text, &ca.key_pem).err()
+        );
+        // A leaf (CA:FALSE) cannot be a CA.
+        let leaf = issue(&shape(), &ca, OffsetDateTime::now_utc()).unwrap();
+        assert!(matches!(
+            Ca::from_pem(&leaf.cert_pem, &leaf.key_pem),
+            Err(CertError::NotCa(_))
+        ));
+        assert!(ca.usable_at(OffsetDateTime::now_utc()).is_ok());
+        assert!(matches!(
+            ca.usable_at(no_expiry()),
+            Err(CertError::Expired(_))
+        ));
     }
 
     #[test]

@@ -24,6 +24,12 @@ pub struct Ca {
 impl Ca {
     /// A CA like the chart's `cilium-ca` (CN=Cilium CA), valid for three years.
     pub fn new(cn: &str) -> Ca {
+        let now = OffsetDateTime::now_utc();
+        Ca::valid_between(cn, now - Duration::hours(1), now + Duration::days(3 * 365))
+    }
+
+    /// A CA valid from `not_before` to `not_after` (an expired one, for tests).
+    pub fn valid_between(cn: &str, not_before: OffsetDateTime, not_after: OffsetDateTime) -> Ca {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let mut params = CertificateParams::default();
         params.distinguished_name.push(DnType::CommonName, cn);
@@ -33,9 +39,8 @@ impl Ca {
             KeyUsagePurpose::CrlSign,
             KeyUsagePurpose::DigitalSignature,
         ];
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - Duration::hours(1);
-        params.not_after = now + Duration::days(3 * 365);
+        params.not_before = not_before;
+        params.not_after = not_after;
         let cert = params.self_signed(&key).unwrap();
         let pair = Pair {
             cert: cert.pem(),
@@ -47,6 +52,17 @@ impl Ca {
 
     /// A leaf valid from `from` to `until` (relative to now).
     pub fn issue(&self, leaf: &Leaf, from: Duration, until: Duration) -> Pair {
+        let now = OffsetDateTime::now_utc();
+        self.issue_between(leaf, now + from, now + until)
+    }
+
+    /// A leaf valid from `not_before` to `not_after`.
+    pub fn issue_between(
+        &self,
+        leaf: &Leaf,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Pair {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let mut params = CertificateParams::default();
         params.distinguished_name.push(DnType::CommonName, leaf.cn);
@@ -67,9 +83,8 @@ impl Ca {
         ];
         params.is_ca = IsCa::ExplicitNoCa;
         params.use_authority_key_identifier_extension = true;
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now + from;
-        params.not_after = now + until;
+        params.not_before = not_before;
+        params.not_after = not_after;
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Pair {
             cert: cert.pem(),
@@ -90,6 +105,17 @@ pub struct Leaf {
     pub ips: &'static [&'static str],
     pub usages: &'static [ExtendedKeyUsagePurpose],
 }
+
+/// Hubble's server certificate, as the chart issues it for a cluster still called `default`.
+pub const HUBBLE_SERVER: Leaf = Leaf {
+    cn: "*.default.hubble-grpc.cilium.io",
+    dns: &["*.default.hubble-grpc.cilium.io"],
+    ips: &[],
+    usages: &[
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ],
+};
 
 /// The clustermesh-apiserver's server certificate, as the chart issues it.
 pub const SERVER: Leaf = Leaf {
