@@ -189,3 +189,33 @@ fn an_alias_bomb_in_the_stream_is_refused_not_expanded() {
     let out = render(tmp.path(), &input);
     refused(&out, &["in document", "line"]);
 }
+
+#[test]
+fn a_users_own_tls_secret_with_garbage_passes_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mine = "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: my-tls\n  namespace: kube-system\ntype: kubernetes.io/tls\ndata:\n  tls.crt: \"\"\n  tls.key: Z2FyYmFnZQ==\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: my-other\n  namespace: kube-system\ndata:\n  tls.crt: Z2FyYmFnZQ==\n";
+    let input = format!("{}{mine}", example("cilium.yaml"));
+    let out = render(tmp.path(), &input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8(out.stdout).unwrap().ends_with(mine));
+}
+
+#[test]
+fn a_cilium_ca_that_cannot_be_read_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stream = example("cilium.yaml");
+    // The chart's cilium-ca with its key taken out, and with DER-looking (not PEM) content.
+    let start = stream
+        .find("name: cilium-ca")
+        .expect("the example has cilium-ca");
+    let key_at = start + stream[start..].find("ca.key:").unwrap();
+    let key_end = key_at + stream[key_at..].find('\n').unwrap();
+    for replacement in ["ca.key: null", "ca.key: MIIBCgKCAQEA"] {
+        let input = format!("{}{replacement}{}", &stream[..key_at], &stream[key_end..]);
+        refused(&render(tmp.path(), &input), &["cilium-ca"]);
+    }
+}

@@ -8,6 +8,7 @@ mod live;
 mod objects;
 mod peers;
 pub mod stream;
+mod tls;
 
 use time::OffsetDateTime;
 
