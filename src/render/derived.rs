@@ -147,7 +147,7 @@ fn key_value_at(text: &str, i: usize) -> Option<(usize, usize, String)> {
     let unquoted = trimmed.strip_prefix(['"', '\'']).unwrap_or(trimmed);
     let vstart = text.len() - unquoted.len();
     let vlen = unquoted
-        .find(|c: char| matches!(c, '"' | '\'' | ',' | '}' | ']' | '\n' | '\r' | ' ' | '\t'))
+        .find(['"', '\'', ',', '}', ']', '\n', '\r', ' ', '\t'])
         .unwrap_or(unquoted.len());
     (vlen > 0).then(|| (vstart, vstart + vlen, key))
 }
