@@ -17,6 +17,8 @@
 //!   clean path, a direct move or a one-level glob, both ends inside their directories; `bin`
 //!   inside the install directory and present; the link is `kubectl-` + name with `-` → `_`).
 
+mod common;
+
 #[path = "krew/install.rs"]
 mod install;
 #[path = "krew/validate.rs"]
@@ -40,20 +42,6 @@ fn repo() -> PathBuf {
 fn read_yaml(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Cargo.toml's `[package]` version.
-fn cargo_version(repo: &Path) -> String {
-    let text = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
-    let mut in_package = false;
-    for line in text.lines() {
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package && let Some(rest) = line.strip_prefix("version = \"") {
-            return rest.trim_end_matches('"').to_string();
-        }
-    }
-    panic!("no [package] version in Cargo.toml")
 }
 
 // ---- the release ---------------------------------------------------------------------------
@@ -104,7 +92,7 @@ fn archive_path(tree: &Path, version: &str) -> PathBuf {
 #[test]
 fn the_release_archive_installs_as_krew_would() {
     let tree = release_tree();
-    let version = cargo_version(tree.path());
+    let version = common::cargo_version(tree.path());
     let log = ok(dist_bin(tree.path(), "1700000000"));
     let manifest_path = tree.path().join("krew/mesh.yaml");
     let manifest = read_yaml(&manifest_path);
@@ -169,7 +157,7 @@ fn the_release_archive_installs_as_krew_would() {
 #[test]
 fn archives_are_reproducible_and_flat() {
     let tree = release_tree();
-    let version = cargo_version(tree.path());
+    let version = common::cargo_version(tree.path());
     ok(dist_bin(tree.path(), "1700000000"));
     let archive = archive_path(tree.path(), &version);
     let first = std::fs::read(&archive).unwrap();
@@ -213,7 +201,7 @@ fn the_committed_manifest_is_valid_and_of_this_version() {
     let manifest = read_yaml(&repo().join("krew/mesh.yaml"));
     validate_plugin("mesh", &manifest)
         .unwrap_or_else(|e| panic!("krew/mesh.yaml: {e} (run scripts/dist)"));
-    let version = cargo_version(&repo());
+    let version = common::cargo_version(&repo());
     assert_eq!(
         manifest["spec"]["version"],
         format!("v{version}"),
@@ -260,7 +248,7 @@ fn dist_refuses_a_binary_of_another_version_and_a_wrong_tag() {
 
     let cargo = tree.path().join("Cargo.toml");
     let text = std::fs::read_to_string(&cargo).unwrap();
-    let version = cargo_version(tree.path());
+    let version = common::cargo_version(tree.path());
     std::fs::write(
         &cargo,
         text.replacen(

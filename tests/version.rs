@@ -1,7 +1,8 @@
 //! `kubectl mesh version`: the version Cargo.toml says, the commit it was built from, and the
 //! Cilium chart versions render is verified against; `-o json|yaml`; a closed stdout.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -23,22 +24,6 @@ fn stdout(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Cargo.toml's `[package]` version, read from the file.
-fn cargo_version() -> String {
-    let text =
-        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-            .unwrap();
-    let mut in_package = false;
-    for line in text.lines() {
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package && let Some(rest) = line.strip_prefix("version = \"") {
-            return rest.trim_end_matches('"').to_string();
-        }
-    }
-    panic!("no [package] version in Cargo.toml")
-}
-
 /// `git rev-parse --short=12 HEAD` of this checkout, when it is one.
 fn head() -> Option<String> {
     let out = Command::new("git")
@@ -56,7 +41,10 @@ fn json_has_the_version_the_commit_and_the_verified_charts() {
     let v: Value = serde_json::from_str(&stdout(&["version", "-o", "json"])).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["version", "commit", "verifiedCharts"]);
-    assert_eq!(v["version"], format!("v{}", cargo_version()));
+    assert_eq!(
+        v["version"],
+        format!("v{}", common::cargo_version(&common::repo()))
+    );
 
     // Built from this checkout: the commit is HEAD's (build.rs reruns when HEAD moves).
     let commit = v["commit"].as_str().unwrap();

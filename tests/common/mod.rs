@@ -135,3 +135,17 @@ pub fn python(helm: bool) -> Option<PathBuf> {
             .is_ok_and(|o| o.status.success())
     })
 }
+
+/// Cargo.toml's `[package]` version.
+pub fn cargo_version(repo: &Path) -> String {
+    let text = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
+    let mut in_package = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package && let Some(rest) = line.strip_prefix("version = \"") {
+            return rest.trim_end_matches('"').to_string();
+        }
+    }
+    panic!("no [package] version in Cargo.toml")
+}
