@@ -96,7 +96,7 @@ impl<'a> Objects<'a> {
     ) -> Result<Objects<'a>, RenderError> {
         let mut docs = Vec::new();
         for src in stream::split(stream) {
-            let (_, body) = src.split_head();
+            let (head, body) = src.split_head();
             let yaml_error = |e: yaml::ParseError| RenderError::Yaml {
                 document: src.number,
                 line: src.body_first_line() + e.line.map_or(0, |l| l.saturating_sub(1) as usize),
@@ -106,7 +106,7 @@ impl<'a> Objects<'a> {
             let template = header["metadata"]["annotations"][HELM_FILENAME_ANNOTATION]
                 .as_str()
                 .map(str::to_string)
-                .or_else(|| source_of(src.raw));
+                .or_else(|| source_of(head));
             let made = chart.made(&header, template.as_deref());
             let value = if wanted(&header, made) {
                 yaml::parse(body).map_err(yaml_error)?
