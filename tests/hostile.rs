@@ -397,6 +397,43 @@ fn a_closed_stdout_never_panics_and_keeps_the_exit_code() {
     assert!(mesh.contains("ca:"), "{mesh}");
 }
 
+/// `render >&-`: stdout closed before the process starts. Rust's runtime would hand the writes to
+/// /dev/null; render says it wrote nothing and fails instead of exiting 0.
+#[test]
+fn render_with_stdout_closed_from_the_start_fails_and_says_so() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let run = |redirect: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec \"$0\" render --cluster west --mesh \"$1\" < \"$2\" {redirect}"
+            ))
+            .arg(assert_cmd::cargo::cargo_bin("kubectl-mesh"))
+            .arg(repo.join("examples/mesh.yaml"))
+            .arg(repo.join("examples/cilium.yaml"))
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+    };
+    let closed = run(">&-");
+    let stderr = String::from_utf8_lossy(&closed.stderr);
+    assert_eq!(closed.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("stdout is closed"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Sent to /dev/null on purpose, it is a render like any other.
+    let null = run(">/dev/null");
+    assert_eq!(
+        null.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&null.stderr)
+    );
+}
+
 // ---- 4: secrets never printed ----
 
 const KEY_MARKER: &str = "KEYMARKER0123456789";
@@ -499,6 +536,64 @@ fn kubeconfig_and_mesh_syntax_errors_quote_no_lines() {
     let all = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{all}");
     assert!(!all.contains(KEY_MARKER), "{all}");
+}
+
+// ---- 11: a mesh file of the wrong shape: every problem at once ----
+
+#[test]
+fn mesh_file_type_errors_are_all_reported_with_cluster_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = dir.path().join("mesh.yaml");
+    std::fs::write(
+        &mesh,
+        "apiVersion: kubectl-mesh/v1alpha1\nkind: Mesh\nroutingMode: direct\nclusters:\n- {name: west, id: one, context: kind-west, podCIDR: 10.0.0.0/16}\n- {name: east, id: 2, context: kind-east, podCIDR: 10.1.0.0/16, clustermesh: {port: 99999}, nodePort: 1}\n",
+    )
+    .unwrap();
+    let out = common::kubectl_mesh(dir.path())
+        .args(["validate", "-o", "json", "--mesh"])
+        .arg(&mesh)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    let mut got: Vec<(String, String)> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["cluster"].as_str().unwrap_or("-").to_string(),
+                p["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("-", "routingMode"),
+            ("east", "clustermesh.port"),
+            ("east", "nodePort"),
+            ("west", "id")
+        ]
+        .map(|(c, f)| (c.to_string(), f.to_string()))
+    );
+    // Every other command refuses the file with the same list and exit 2, nothing on stdout.
+    let out = common::kubectl_mesh(dir.path())
+        .args(["render", "--cluster", "west", "--mesh"])
+        .arg(&mesh)
+        .write_stdin("")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(stderr.contains("4 problem(s)"), "{stderr}");
+    assert!(
+        stderr.contains("cluster \"east\", clustermesh.port"),
+        "{stderr}"
+    );
 }
 
 // ---- 10: names are validated before any request ----

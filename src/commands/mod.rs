@@ -93,13 +93,44 @@ pub fn print_structured(
 
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether stdout was already closed when the process started (`kubectl mesh render >&-`).
+/// Rust's runtime reopens a closed stdout on /dev/null before `main` (std's
+/// `sanitize_standard_fds`), after which every write "succeeds"; an ELF/Mach-O constructor runs
+/// before that and looks first.
+pub mod stdout_at_start {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static CLOSED: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn look() {
+        // SAFETY: F_GETFD on a descriptor number only reads the process's descriptor table.
+        if unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) } == -1 {
+            CLOSED.store(true, Ordering::Relaxed);
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[used]
+    #[unsafe(link_section = ".init_array")]
+    static LOOK: extern "C" fn() = look;
+
+    #[cfg(target_vendor = "apple")]
+    #[used]
+    #[unsafe(link_section = "__DATA,__mod_init_func")]
+    static LOOK: extern "C" fn() = look;
+
+    pub fn closed() -> bool {
+        CLOSED.load(Ordering::Relaxed)
+    }
+}
+
 /// Writes `text` to stdout. A reader that went away (`| head`, a closed pipe) is not an error:
 /// the rest of the output is dropped and the command carries on to its real exit code (a
 /// health check still exits 1, a write command still writes). Any other write error is one.
 pub fn out(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::sync::atomic::Ordering;
-    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) || stdout_at_start::closed() {
         return Ok(());
     }
     let mut stdout = std::io::stdout().lock();

@@ -13,6 +13,11 @@ use crate::mesh::{Cluster, Mesh};
 use crate::render::{Target, render};
 
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
+    if super::stdout_at_start::closed() {
+        bail!(
+            "stdout is closed: render writes the rendered chart stream there (Helm reads it); nothing was rendered"
+        );
+    }
     let mesh_path = &args.mesh.mesh;
     let mesh = load_mesh(mesh_path)?;
     let cluster = select_cluster(&mesh, args.cluster.as_deref(), args.kubeconfig.as_deref())?;

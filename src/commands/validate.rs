@@ -7,15 +7,20 @@ use serde_json::json;
 
 use super::{EXIT_PROBLEMS, print_structured};
 use crate::cli::ValidateArgs;
-use crate::mesh::{Mesh, Problem, Severity, validate};
+use crate::mesh::{Mesh, MeshError, Problem, Severity, validate};
 use crate::render::Ca;
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let path = &args.mesh.mesh;
     let text = super::read_text(path, 16 << 20)
         .with_context(|| format!("cannot read the mesh file {}", path.display()))?;
-    let mesh = match Mesh::parse(&text) {
-        Ok(mesh) => mesh,
+    let (mesh, mut problems) = match Mesh::parse(&text) {
+        Ok(mesh) => {
+            let problems = validate(&mesh);
+            (Some(mesh), problems)
+        }
+        // Shaped wrong (unknown fields, wrong types): every such problem, reported like the rest.
+        Err(MeshError::Invalid(problems)) => (None, problems),
         // Unreadable as a mesh file: exit 2 as before, and still a report for `-o json|yaml`.
         Err(e) => {
             if let Some(format) = args.output {
@@ -29,8 +34,9 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             return Err(e).with_context(|| format!("mesh file {}", path.display()));
         }
     };
-    let mut problems = validate(&mesh);
-    problems.extend(ca_problems(&mesh, path));
+    if let Some(mesh) = &mesh {
+        problems.extend(ca_problems(mesh, path));
+    }
     problems.sort_by_key(|p| p.severity);
     let errors = problems
         .iter()
@@ -61,7 +67,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                 outln!(
                     "{}: valid mesh of {} clusters ({warnings} warning(s))",
                     path.display(),
-                    mesh.clusters.len()
+                    mesh.as_ref().map_or(0, |m| m.clusters.len())
                 );
             } else {
                 outln!(

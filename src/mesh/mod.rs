@@ -5,6 +5,7 @@ pub mod edit;
 pub mod names;
 pub mod propose;
 pub mod services;
+mod shape;
 pub mod state;
 pub mod troubleshoot;
 mod validate;
@@ -121,8 +122,19 @@ fn format_problems(problems: &[Problem]) -> String {
 
 impl Mesh {
     /// Parses a mesh file; unknown fields are errors so that typos are never silently ignored.
+    /// A file that is valid YAML but not shaped like a mesh file gives every shape problem at
+    /// once ([`MeshError::Invalid`]), not only the first the typed parse met.
     pub fn parse(text: &str) -> Result<Mesh, MeshError> {
-        serde_saphyr::from_str(text).map_err(|e| MeshError::Syntax(names::parse_error(&e)))
+        serde_saphyr::from_str(text).map_err(|e| {
+            let problems = serde_saphyr::from_str::<serde_json::Value>(text)
+                .map(|doc| shape::problems(&doc))
+                .unwrap_or_default();
+            if problems.is_empty() {
+                MeshError::Syntax(names::parse_error(&e))
+            } else {
+                MeshError::Invalid(problems)
+            }
+        })
     }
 
     /// Parses and validates; returns the warnings of a valid mesh, or every error at once.
