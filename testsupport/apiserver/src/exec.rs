@@ -31,7 +31,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::error::ApiError;
 use crate::server::{Body, Shared, lock};
@@ -275,7 +277,13 @@ where
     };
     ws.send(frame(3, &serde_json::to_vec(&status).expect("json")))
         .await?;
-    ws.close(None).await
+    // A normal closure (1000): client-go reads the error stream to its end and takes any other
+    // close code (even 1005, no status) as a broken stream.
+    ws.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }))
+    .await
 }
 
 /// The kubelet's Status for an exit code (exec.go `ServeExec`).
