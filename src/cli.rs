@@ -339,11 +339,16 @@ pub struct MeshArg {
 pub struct RenderArgs {
     #[command(flatten)]
     pub mesh: MeshArg,
-    /// The cluster to render for. Default: the cluster whose `context` is the current kube
-    /// context ($HELM_KUBECONTEXT, then the kubeconfig's current-context).
+    /// The cluster to render for. Without it: the cluster whose `context` is $HELM_KUBECONTEXT;
+    /// else refused (Helm does not pass its --kube-context to a post-renderer), unless
+    /// --current-context.
     #[arg(long, short = 'c')]
     pub cluster: Option<String>,
-    /// Kubeconfig to read the current context from (only when --cluster is not given).
+    /// Without --cluster (and $HELM_KUBECONTEXT), render for the cluster whose `context` is the
+    /// kubeconfig's current-context. Only when Helm installs into that same context.
+    #[arg(long, conflicts_with = "cluster")]
+    pub current_context: bool,
+    /// Kubeconfig to read the current context from (only with --current-context).
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<String>,
 }
