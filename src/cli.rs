@@ -48,6 +48,12 @@ pub enum Command {
     /// first one's agents use to reach the second, checked down to its etcd (DNS, TCP, TLS,
     /// certificates, CA, cluster config, heartbeat, sync), with what to run for each problem.
     Troubleshoot(TroubleshootArgs),
+    /// Install or upgrade Cilium on every cluster of the mesh (or those named) through Helm,
+    /// with kubectl-mesh as the post-renderer, one cluster after the other in mesh-file order.
+    #[command(
+        after_help = "Examples:\n  kubectl mesh upgrade --chart cilium/cilium --version 1.17.6 -f values.yaml --install\n  kubectl mesh upgrade east --chart cilium/cilium -f values.yaml --dry-run --diff\n  kubectl mesh upgrade --chart cilium/cilium -f values.yaml --parallel 4 --continue-on-error --wait"
+    )]
+    Upgrade(UpgradeArgs),
     /// Print a shell completion script.
     Completion(CompletionArgs),
     /// The version of this binary, the commit it was built from, and the Cilium chart versions
@@ -343,13 +349,82 @@ pub struct MeshArg {
 pub struct RenderArgs {
     #[command(flatten)]
     pub mesh: MeshArg,
-    /// The cluster to render for. Default: the cluster whose `context` is the current kube
-    /// context ($HELM_KUBECONTEXT, then the kubeconfig's current-context).
+    /// The cluster to render for. Without it: the cluster whose `context` is $HELM_KUBECONTEXT;
+    /// else refused (Helm does not pass its --kube-context to a post-renderer), unless
+    /// --current-context.
     #[arg(long, short = 'c')]
     pub cluster: Option<String>,
-    /// Kubeconfig to read the current context from (only when --cluster is not given).
+    /// Without --cluster (and $HELM_KUBECONTEXT), render for the cluster whose `context` is the
+    /// kubeconfig's current-context. Only when Helm installs into that same context.
+    #[arg(long, conflicts_with = "cluster")]
+    pub current_context: bool,
+    /// Kubeconfig to read the current context from (only with --current-context).
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Only these clusters of the mesh (default: all); they run in mesh-file order.
+    #[arg(value_name = "CLUSTER")]
+    pub clusters: Vec<String>,
+    #[command(flatten)]
+    pub mesh: MeshArg,
+    /// The chart: a repository chart (`cilium/cilium`), an OCI reference, a .tgz or a directory.
+    #[arg(long, value_name = "REF")]
+    pub chart: String,
+    /// The chart version (Helm's --version).
+    #[arg(long, value_name = "V")]
+    pub version: Option<String>,
+    /// A values file with what every cluster shares (repeat; later files win). Values the mesh
+    /// file owns (cluster.name/id, ipv4NativeRoutingCIDR, …) are refused when they disagree.
+    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Install the release where it does not exist yet (Helm's --install).
+    #[arg(long)]
+    pub install: bool,
+    /// Keep the values the release was installed with (Helm's --reuse-values; -f files merge
+    /// over them).
+    #[arg(long)]
+    pub reuse_values: bool,
+    /// The Helm release name.
+    #[arg(long, default_value = "cilium", value_parser = namespace_name)]
+    pub release: String,
+    /// Print, per cluster, the Helm command and Helm's own dry run (--dry-run=server) of the
+    /// post-rendered release (Secret values hidden), and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Show, per cluster, what the release would change in the live objects (Secret values
+    /// hidden); implies --dry-run.
+    #[arg(long)]
+    pub diff: bool,
+    /// Show Secret values in --dry-run and --diff output.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// How many clusters to upgrade at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// Go on with the other clusters after one failed (default: stop at the first failure).
+    #[arg(long)]
+    pub continue_on_error: bool,
+    /// The Helm binary (default: `helm` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub helm: Option<PathBuf>,
+    /// How long one Helm run may take before it is killed: 10m, 90s; 0 waits forever.
+    #[arg(long, default_value = "10m", value_parser = crate::live::parse_timeout)]
+    pub timeout: std::time::Duration,
+    /// Then wait until the mesh is healthy (the check of `status --wait`).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value = "5m", value_parser = crate::live::parse_timeout)]
+    pub wait_timeout: std::time::Duration,
+    /// Path to the kubeconfig file (given to Helm too; default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// How long to wait for each request to a cluster (--diff, --wait): 30s; 0 waits forever.
+    #[arg(long, default_value = "30s", value_parser = crate::live::parse_timeout)]
+    pub request_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

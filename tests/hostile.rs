@@ -503,7 +503,7 @@ fn kubeconfig_and_mesh_syntax_errors_quote_no_lines() {
     .unwrap();
     for args in [
         &["status"][..],
-        &["render"],
+        &["render", "--current-context"],
         &["ca", "sync", "--from", "west"],
     ] {
         let out = common::kubectl_mesh(dir.path())

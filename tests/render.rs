@@ -189,8 +189,15 @@ fn helm4_filename_annotation_survives_on_changed_and_new_documents() {
     );
 }
 
+/// The wrong-cluster case of README's old Helm 3 example: `helm upgrade --kube-context kind-west
+/// … --post-renderer kubectl-mesh --post-renderer-args render --post-renderer-args --mesh=…` with
+/// the kubeconfig's current context `kind-east`. Helm 3 execs the post-renderer with Helm's own
+/// environment and the arguments only (helm/helm v3 `pkg/postrender/exec.go`: `exec.Command(
+/// binaryPath, args...)`); Helm 4's plugin runtime adds only HELM_PLUGIN_NAME/HELM_PLUGIN_DIR
+/// (`internal/plugin/runtime_subprocess.go`, `runPostrenderer`). Nothing says `kind-west`, so
+/// render used to pick east and write east's identity into west's release; it now refuses.
 #[test]
-fn the_cluster_defaults_to_the_current_kube_context() {
+fn without_cluster_render_refuses_to_guess_from_the_current_context() {
     let tmp = tempfile::tempdir().unwrap();
     let mesh = example_mesh(tmp.path());
     std::fs::write(
@@ -199,14 +206,59 @@ fn the_cluster_defaults_to_the_current_kube_context() {
     )
     .unwrap();
     let input = example("cilium.yaml");
+    // As Helm 3 runs it for `--kube-context kind-west`: the same environment Helm had (no
+    // HELM_KUBECONTEXT), the post-renderer arguments only.
     common::kubectl_mesh(tmp.path())
-        .args(["render", "--mesh"])
+        .arg("render")
+        .arg(format!("--mesh={}", mesh.display()))
+        .write_stdin(input.clone())
+        .assert()
+        .failure()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("no --cluster given"))
+        .stderr(predicate::str::contains("pass --cluster (west, east)"))
+        .stderr(predicate::str::contains("cluster-name").not());
+    // The user's explicit opt-in: the kubeconfig's current context.
+    common::kubectl_mesh(tmp.path())
+        .args(["render", "--current-context", "--mesh"])
         .arg(&mesh)
         .write_stdin(input.clone())
         .assert()
         .success()
         .stdout(predicate::str::contains("cluster-name: east"));
-    // $HELM_KUBECONTEXT (set by Helm for --kube-context) wins over the kubeconfig.
+    // --cluster wins; --current-context beside it is a contradiction.
+    common::kubectl_mesh(tmp.path())
+        .args(["render", "--cluster", "west", "--mesh"])
+        .arg(&mesh)
+        .write_stdin(input.clone())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cluster-name: west"));
+    common::kubectl_mesh(tmp.path())
+        .args(["render", "--cluster", "west", "--current-context", "--mesh"])
+        .arg(&mesh)
+        .write_stdin(input.clone())
+        .assert()
+        .failure()
+        .stdout("");
+    // --current-context with no current context in the kubeconfig.
+    std::fs::write(
+        tmp.path().join("kubeconfig"),
+        "apiVersion: v1\nkind: Config\n",
+    )
+    .unwrap();
+    common::kubectl_mesh(tmp.path())
+        .args(["render", "--current-context", "--mesh"])
+        .arg(&mesh)
+        .write_stdin(input.clone())
+        .assert()
+        .failure()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("no current context"));
+    // $HELM_KUBECONTEXT, when the user set it (Helm reads it as its default --kube-context), is
+    // Helm's context: it is used without opting in.
     common::kubectl_mesh(tmp.path())
         .args(["render", "--mesh"])
         .arg(&mesh)

@@ -112,7 +112,7 @@ pub fn sync(args: CaSyncArgs) -> anyhow::Result<ExitCode> {
     }
     if reissue {
         outln!(
-            "re-issue them with `helm upgrade … --post-renderer mesh` per cluster (the post-renderer issues certificates from the mesh CA; see README)"
+            "re-issue them with `kubectl mesh upgrade --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer on every cluster, which issues certificates from the mesh CA)"
         );
     }
     if failed {

@@ -179,7 +179,7 @@ fn missing(c: &Cluster, what: &str, mesh: &Mesh) -> Finding {
         cluster: c.name.clone(),
         check: "clustermesh-apiserver",
         message: format!("{what} is missing in namespace {}", mesh.namespace()),
-        hint: "enable the clustermesh-apiserver (chart value clustermesh.useAPIServer=true) and `helm upgrade` with the post-renderer".into(),
+        hint: "enable the clustermesh-apiserver (chart value clustermesh.useAPIServer=true) in your values file and `kubectl mesh upgrade --chart cilium/cilium --reuse-values -f values.yaml` (helm upgrade with the post-renderer)".into(),
     }
 }
 

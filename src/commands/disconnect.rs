@@ -87,7 +87,7 @@ pub fn run(args: DisconnectArgs) -> anyhow::Result<ExitCode> {
             })?;
         super::write_atomic(path, &text, None)?;
         outln!(
-            "{}: dropped the endpoint of {} (the others' next `helm upgrade` keeps it out; remove {} from the file to keep its own upgrade from re-adding its peers)",
+            "{}: dropped the endpoint of {} (the others' next `kubectl mesh upgrade` keeps it out; remove {} from the file to keep its own upgrade from re-adding its peers)",
             path.display(),
             leaving.name,
             leaving.name

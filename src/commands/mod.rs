@@ -31,6 +31,7 @@ mod render;
 mod services;
 mod status;
 mod troubleshoot;
+mod upgrade;
 mod validate;
 mod version;
 
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Annotate(AnnotateCommand::Namespace(args)) => annotate::namespace(args),
         Command::Services(args) => services::run(args),
         Command::Troubleshoot(args) => troubleshoot::run(args),
+        Command::Upgrade(args) => upgrade::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Version(args) => version::run(args),
     }

@@ -20,7 +20,12 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     }
     let mesh_path = &args.mesh.mesh;
     let mesh = load_mesh(mesh_path)?;
-    let cluster = select_cluster(&mesh, args.cluster.as_deref(), args.kubeconfig.as_deref())?;
+    let cluster = select_cluster(
+        &mesh,
+        args.cluster.as_deref(),
+        args.current_context,
+        args.kubeconfig.as_deref(),
+    )?;
     let mesh_ca = load_mesh_ca(&mesh, mesh_path)?;
     let mut input = Vec::new();
     std::io::stdin()
@@ -42,25 +47,34 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--cluster`, else the cluster whose context is `$HELM_KUBECONTEXT` or the current context.
+/// `--cluster`; else the cluster whose context is `$HELM_KUBECONTEXT`; else, only when the user
+/// opted in with `--current-context`, the kubeconfig's current context. Otherwise refused: a
+/// post-renderer is not told Helm's `--kube-context` (Helm 3 runs it with Helm's own environment,
+/// `pkg/postrender/exec.go`; Helm 4's subprocess runtime adds only `HELM_PLUGIN_NAME` and
+/// `HELM_PLUGIN_DIR`, `internal/plugin/runtime_subprocess.go` `runPostrenderer`), so the current
+/// context may well be another cluster than the one Helm installs into.
 fn select_cluster<'m>(
     mesh: &'m Mesh,
     flag: Option<&str>,
+    current_context: bool,
     kubeconfig: Option<&str>,
 ) -> anyhow::Result<&'m Cluster> {
     if let Some(name) = flag {
         return Ok(mesh.cluster(name)?);
     }
+    let names = mesh.cluster_names().join(", ");
     let (context, from) = match std::env::var("HELM_KUBECONTEXT")
         .ok()
         .filter(|c| !c.is_empty())
     {
         Some(c) => (c, "$HELM_KUBECONTEXT"),
+        None if !current_context => bail!(
+            "no --cluster given: Helm does not tell a post-renderer which cluster it installs into (its --kube-context is not passed on), so render will not guess; pass --cluster ({names}) in the post-renderer arguments, e.g. --post-renderer-args=--cluster=NAME, or use `kubectl mesh upgrade`, which does (--current-context takes the kubeconfig's current context instead)"
+        ),
         None => match kubeconfig::current_context(kubeconfig)? {
             Some(c) => (c, "the kubeconfig's current-context"),
             None => bail!(
-                "no --cluster given and no current kube context to pick one by: pass --cluster ({})",
-                mesh.cluster_names().join(", ")
+                "--current-context given but the kubeconfig has no current context: pass --cluster ({names})"
             ),
         },
     };

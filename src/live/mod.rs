@@ -20,6 +20,7 @@ use crate::render::describe;
 
 pub mod etcd;
 mod exec;
+pub mod helm;
 pub mod pod_exec;
 pub mod probe;
 
@@ -450,6 +451,37 @@ impl ClusterClient {
             "context {}: the objects kept changing under us ({ATTEMPTS} conflicts in a row); run the command again",
             self.context
         ))
+    }
+
+    /// Any object by apiVersion and kind, as a release manifest names it (`ns` `None`:
+    /// cluster-scoped), or `None` when it does not exist. The resource's plural is kube's from
+    /// the kind (`ApiResource::from_gvk`), right for the kinds a chart makes.
+    pub async fn get_by_kind(
+        &self,
+        api_version: &str,
+        kind: &str,
+        ns: Option<&str>,
+        name: &str,
+    ) -> anyhow::Result<Option<Value>> {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let gvk = kube::core::GroupVersionKind::gvk(group, version, kind);
+        let ar = ApiResource::from_gvk(&gvk);
+        let what = match ns {
+            Some(ns) => format!("get {kind} {ns}/{name}"),
+            None => format!("get {kind} {name}"),
+        };
+        check_name(name).map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
+        if let Some(ns) = ns {
+            check_name(ns).map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
+        }
+        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
+            .get(name, &kube::api::GetParams::default())
+            .map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
+        let mut found = self.call_opt(request, &what).await?;
+        if let Some(v) = &mut found {
+            typed(v, &ar);
+        }
+        Ok(found)
     }
 
     /// Objects of `kind` in namespace `ns` (every namespace when `None`) matching the label

@@ -26,7 +26,7 @@ pub fn propose(clusters: &[(&str, &Live)], namespace: Option<&str>) -> Proposal 
             None => {
                 let n = name_from_context(context);
                 notes.push(format!(
-                    "{n}: named after context {context:?} (cilium-config has cluster-name {:?}); `helm upgrade` with the post-renderer applies it",
+                    "{n}: named after context {context:?} (cilium-config has cluster-name {:?}); `kubectl mesh upgrade --chart cilium/cilium --reuse-values` applies it",
                     live.cluster_name().unwrap_or("<unset>")
                 ));
                 n
@@ -86,7 +86,7 @@ pub fn propose(clusters: &[(&str, &Live)], namespace: Option<&str>) -> Proposal 
     let routing_mode = modes.first().copied().unwrap_or(RoutingMode::Tunnel);
     if modes.iter().any(|m| *m != routing_mode) {
         notes.push(format!(
-            "the clusters use different routing modes; the mesh file says {routing_mode:?} and the others change at their next `helm upgrade` with the post-renderer"
+            "the clusters use different routing modes; the mesh file says {routing_mode:?} and the others change at their next `kubectl mesh upgrade`"
         ));
     }
 
@@ -121,7 +121,7 @@ pub fn propose(clusters: &[(&str, &Live)], namespace: Option<&str>) -> Proposal 
             }
         }
         notes.push(format!(
-            "{}; wrote distinct apiserverNodePort values ({}): `helm upgrade` each cluster with the post-renderer to apply them",
+            "{}; wrote distinct apiserverNodePort values ({}): `kubectl mesh upgrade --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer, every cluster) to apply them",
             first.message,
             ports.iter().map(|(n, p)| format!("{n}: {p}")).collect::<Vec<_>>().join(", ")
         ));

@@ -307,7 +307,8 @@ impl Live {
 pub fn identity_findings(mesh: &Mesh, c: &Cluster, live: &Live, mesh_path: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     let upgrade = format!(
-        "run `helm upgrade cilium cilium/cilium -n {} --kube-context {} --reuse-values --post-renderer mesh --post-renderer-args=--mesh={mesh_path}` (see README)",
+        "run `kubectl mesh upgrade {} --mesh {mesh_path} --chart cilium/cilium --reuse-values` (helm upgrade cilium with the post-renderer, in namespace {} with --kube-context {})",
+        c.name,
         mesh.namespace(),
         c.context
     );
@@ -374,7 +375,7 @@ pub fn ca_findings(mesh_ca: Option<&str>, clusters: &[(&Cluster, &Live)]) -> Vec
     let Some(reference) = reference else {
         return Vec::new();
     };
-    let hint = "run `kubectl mesh ca sync` (then `helm upgrade` with the post-renderer re-issues the certificates)";
+    let hint = "run `kubectl mesh ca sync` (then `kubectl mesh upgrade --chart cilium/cilium --reuse-values` re-issues the certificates)";
     clusters
         .iter()
         .filter_map(|(c, l)| {
@@ -441,7 +442,7 @@ pub fn nodeport_collisions(clusters: &[(&Cluster, &Live)]) -> Vec<Finding> {
                     versions.join(", ")
                 ),
                 hint: format!(
-                    "set a distinct `apiserverNodePort` per cluster in the mesh file (e.g. {}), then `helm upgrade` each cluster with the post-renderer",
+                    "set a distinct `apiserverNodePort` per cluster in the mesh file (e.g. {}), then `kubectl mesh upgrade --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer, every cluster)",
                     suggest_ports(&names, port)
                 ),
             });

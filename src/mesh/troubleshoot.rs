@@ -675,10 +675,11 @@ impl Judge<'_> {
 
     fn upgrade_hint(&self, c: &Cluster) -> String {
         format!(
-            "run `helm upgrade cilium cilium/cilium -n {} --kube-context {} --reuse-values --post-renderer mesh --post-renderer-args=--mesh={}` (see README)",
+            "run `kubectl mesh upgrade {} --mesh {} --chart cilium/cilium --reuse-values` (helm upgrade cilium with the post-renderer, in namespace {} with --kube-context {})",
+            c.name,
+            self.pair.mesh_path,
             self.ns(),
-            c.context,
-            self.pair.mesh_path
+            c.context
         )
     }
 
@@ -807,7 +808,7 @@ impl Judge<'_> {
                     show(mb)
                 ),
                 format!(
-                    "set the same maxConnectedClusters (the mesh file's: {}) in every cluster, then `helm upgrade` each with the post-renderer (Cilium: changing it on a running cluster disrupts connectivity)",
+                    "set the same maxConnectedClusters (the mesh file's: {}) in every cluster, then `kubectl mesh upgrade --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer, every cluster) (Cilium: changing it on a running cluster disrupts connectivity)",
                     self.pair.mesh.max_connected_clusters()
                 ),
                 details,
@@ -1235,7 +1236,7 @@ impl Judge<'_> {
     }
 
     fn ca_sync_hint(&self) -> String {
-        "run `kubectl mesh ca sync`, then `helm upgrade` each cluster with the post-renderer to re-issue the certificates".to_string()
+        "run `kubectl mesh ca sync`, then `kubectl mesh upgrade --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer, every cluster) to re-issue the certificates".to_string()
     }
 
     fn tls_verify(&self) -> Check {
@@ -1281,7 +1282,7 @@ impl Judge<'_> {
                                 self.ca_sync_hint()
                             } else {
                                 format!(
-                                    "{}'s server certificate must be issued by the CA {} trusts (Secret clustermesh-apiserver-remote-cert, ca.crt): `kubectl mesh ca sync`, then `helm upgrade` {} with the post-renderer",
+                                    "{}'s server certificate must be issued by the CA {} trusts (Secret clustermesh-apiserver-remote-cert, ca.crt): `kubectl mesh ca sync`, then `kubectl mesh upgrade {} --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer)",
                                     self.b(),
                                     self.a(),
                                     self.b()
@@ -1308,7 +1309,7 @@ impl Judge<'_> {
                         }
                         VerifyFailure::NotValidForName => {
                             hint = format!(
-                                "{}'s clustermesh-apiserver server certificate must name {} (the chart issues it for *.{MESH_DOMAIN}): `helm upgrade` {} with the post-renderer re-issues it",
+                                "{}'s clustermesh-apiserver server certificate must name {} (the chart issues it for *.{MESH_DOMAIN}): `kubectl mesh upgrade {} --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer) re-issues it",
                                 self.b(),
                                 p.server_name,
                                 self.b()
@@ -1322,7 +1323,7 @@ impl Judge<'_> {
                         }
                         VerifyFailure::Expired => {
                             hint = format!(
-                                "renew {}'s clustermesh-apiserver server certificate: `helm upgrade` {} with the post-renderer (see cert-expiry)",
+                                "renew {}'s clustermesh-apiserver server certificate: `kubectl mesh upgrade {} --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer; see cert-expiry)",
                                 self.b(),
                                 self.b()
                             );
@@ -1330,7 +1331,7 @@ impl Judge<'_> {
                         }
                         VerifyFailure::NoTrustedCa => {
                             hint = format!(
-                                "{} has no CA to trust peers with: enable the clustermesh-apiserver (clustermesh.useAPIServer=true) and `helm upgrade` {} with the post-renderer",
+                                "{} has no CA to trust peers with: enable the clustermesh-apiserver (clustermesh.useAPIServer=true) in your values file and `kubectl mesh upgrade {} --chart cilium/cilium --reuse-values -f values.yaml` (helm upgrade with the post-renderer)",
                                 self.a(),
                                 self.a()
                             );
@@ -1417,7 +1418,7 @@ impl Judge<'_> {
                 Status::Fail,
                 why,
                 format!(
-                    "enable the clustermesh-apiserver (chart value clustermesh.useAPIServer=true) and `helm upgrade` {} with the post-renderer",
+                    "enable the clustermesh-apiserver (chart value clustermesh.useAPIServer=true) in your values file and `kubectl mesh upgrade {} --chart cilium/cilium --reuse-values -f values.yaml` (helm upgrade with the post-renderer)",
                     self.a()
                 ),
                 json!({}),
@@ -1446,7 +1447,7 @@ impl Judge<'_> {
                 self.ca_sync_hint()
             } else {
                 format!(
-                    "re-issue {}'s client certificate from the mesh CA: `helm upgrade` {} with the post-renderer",
+                    "re-issue {}'s client certificate from the mesh CA: `kubectl mesh upgrade {} --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer)",
                     self.a(),
                     self.a()
                 )
@@ -1498,7 +1499,7 @@ impl Judge<'_> {
                 self.ca_sync_hint()
             } else {
                 format!(
-                    "{}'s clustermesh-apiserver must accept client certificates of the mesh CA: `kubectl mesh ca sync`, then `helm upgrade` both clusters with the post-renderer",
+                    "{}'s clustermesh-apiserver must accept client certificates of the mesh CA: `kubectl mesh ca sync`, then `kubectl mesh upgrade --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer, every cluster)",
                     self.b()
                 )
             };
@@ -1677,10 +1678,10 @@ impl Judge<'_> {
                 });
                 if status > worst || hint.is_empty() {
                     hint = if what.ends_with("CA") {
-                        "issue a new mesh CA (the mesh file's `ca:`), `kubectl mesh ca sync`, then `helm upgrade` every cluster with the post-renderer".to_string()
+                        "issue a new mesh CA (the mesh file's `ca:`), `kubectl mesh ca sync`, then `kubectl mesh upgrade --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer, every cluster)".to_string()
                     } else {
                         format!(
-                            "re-issue it: `helm upgrade` {} with the post-renderer (it issues the certificates from the mesh CA)",
+                            "re-issue it: `kubectl mesh upgrade {} --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer, which issues the certificates from the mesh CA)",
                             owner.name
                         )
                     };
