@@ -24,6 +24,9 @@ pub enum Command {
     /// Helm post-renderer: read a rendered Cilium chart stream on stdin, write this cluster's
     /// stream on stdout (identity, routing CIDR, ip-masq-agent, certificates, peers).
     Render(RenderArgs),
+    /// Helm values for one cluster (for Argo CD, Flux, or any tool that renders the chart
+    /// itself): layered after your values files, the chart renders the cluster as `render` would.
+    Values(ValuesArgs),
     /// Check the mesh file: every problem at once, each with its cluster and field.
     Validate(ValidateArgs),
     /// Write a mesh file from live clusters (names, ids, CIDRs, routing mode).
@@ -346,6 +349,27 @@ pub struct RenderArgs {
     /// Kubeconfig to read the current context from (only when --cluster is not given).
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValuesArgs {
+    #[command(flatten)]
+    pub mesh: MeshArg,
+    /// The cluster to make the values for.
+    #[arg(long, short = 'c')]
+    pub cluster: String,
+    /// Your own values files, in the order Helm gets them: checked against the mesh file, and
+    /// the lists the mesh extends (nonMasqueradeCIDRs, clustermesh.config.clusters) start with
+    /// their entries (repeat for each file).
+    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Print the mesh CA's key (tls.ca.key) when the mesh file has a CA; without it such a
+    /// mesh is refused (the chart has no value that refers to a Secret holding the CA).
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Output format (default yaml).
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
 }
 
 #[derive(Debug, Args)]

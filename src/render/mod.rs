@@ -9,6 +9,7 @@ mod objects;
 mod peers;
 pub mod stream;
 mod tls;
+pub mod values;
 
 use time::OffsetDateTime;
 
