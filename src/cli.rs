@@ -208,7 +208,8 @@ pub enum AffinityArg {
     Local,
     /// Remote backends; local ones only when no remote backend is ready.
     Remote,
-    /// All backends alike (the same as no affinity).
+    /// All backends alike: removes the affinity annotation (no affinity means this on every
+    /// Cilium release; see --literal-none).
     None,
 }
 
@@ -227,6 +228,11 @@ pub struct AnnotateServiceArgs {
     /// Which backends the Service prefers (`service.cilium.io/affinity`).
     #[arg(long, value_enum)]
     pub affinity: Option<AffinityArg>,
+    /// With `--affinity none`: write the literal value `none` instead of removing the
+    /// annotation. Cilium 1.18.x and 1.19 before the fix drop every remote backend for it
+    /// (cilium/cilium#46623).
+    #[arg(long, requires = "affinity")]
+    pub literal_none: bool,
     /// `--shared=false` keeps this cluster's backends to itself (`service.cilium.io/shared`);
     /// `--shared` shares them (the default of a global Service).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
