@@ -369,10 +369,16 @@ pub struct ValuesArgs {
     /// their entries (repeat for each file).
     #[arg(long = "values", short = 'f', value_name = "FILE")]
     pub values: Vec<PathBuf>,
-    /// Print the mesh CA's key (tls.ca.key) when the mesh file has a CA; without it such a
-    /// mesh is refused (the chart has no value that refers to a Secret holding the CA).
+    /// Print the mesh CA's key (tls.ca.key) when the mesh file has a CA; without it (or
+    /// --ca-in-cluster) such a mesh is refused: the chart has no value that refers to a Secret
+    /// holding the CA.
     #[arg(long)]
     pub show_secrets: bool,
+    /// Leave the mesh CA's key out: each cluster already holds the CA in Secret cilium-ca
+    /// (`kubectl mesh ca sync`), which certgen reuses. Only when your values make the chart
+    /// issue no certificates itself (tls.auto.method cronJob or certmanager).
+    #[arg(long, conflicts_with = "show_secrets")]
+    pub ca_in_cluster: bool,
     /// Output format (default yaml).
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<Output>,

@@ -344,3 +344,94 @@ fn the_users_list_entries_come_first_and_stay() {
     );
     assert!(!text.contains("192.168.0.0/16"), "{text}");
 }
+
+/// `--ca-in-cluster`: with certgen (`tls.auto.method=cronJob`) the CA stays in each cluster's
+/// Secret `cilium-ca` (certgen reuses it): the values carry only the certificate, and the chart
+/// renders what it renders with the CA in the values, less that Secret. With Helm issuing the
+/// certificates (the default) the chart would make a CA of its own: refused.
+#[test]
+fn the_ca_can_stay_in_the_cluster_with_certgen() {
+    let Some(py) = common::require(&common::PYTHON, common::python(true)) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut jobs = Vec::new();
+    for scenario in [
+        "cronjob-certgen-shared-ca-1.17.6",
+        "cronjob-certgen-shared-ca-1.20.0",
+    ] {
+        let dir = common::data("refcases").join(scenario);
+        for cluster in clusters(&dir) {
+            let out = common::kubectl_mesh(tmp.path())
+                .args(["values", "--ca-in-cluster", "--cluster", &cluster, "--mesh"])
+                .arg(dir.join("mesh.yaml"))
+                .arg("-f")
+                .arg(dir.join("values.yaml"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8(out.stdout).unwrap();
+            assert!(text.contains("cert: ") && !text.contains("key:"), "{text}");
+            let values = tmp.path().join(format!("{scenario}-{cluster}.values.yaml"));
+            std::fs::write(&values, &text).unwrap();
+            jobs.push(Job {
+                name: format!("{scenario}/{cluster}"),
+                out: tmp
+                    .path()
+                    .join(format!("{scenario}-{cluster}.rendered.yaml")),
+                chart: chart_of(&dir),
+                dir: dir.clone(),
+                cluster,
+                values,
+            });
+        }
+    }
+    render_all(&py, &jobs, tmp.path());
+    for job in &jobs {
+        let actual = std::fs::read_to_string(&job.out).unwrap();
+        let expected =
+            std::fs::read_to_string(job.dir.join(format!("expected-{}.yaml", job.cluster)))
+                .unwrap();
+        // The expected stream, rendered with the key in the values, has the chart's cilium-ca.
+        let docs: Vec<&str> = expected.split("\n---").collect();
+        let kept: Vec<&str> = docs
+            .iter()
+            .copied()
+            .filter(|d| !(d.contains("\nkind: Secret") && d.contains("\n  name: cilium-ca\n")))
+            .collect();
+        assert_eq!(
+            kept.len() + 1,
+            docs.len(),
+            "{}: one cilium-ca in the expected stream",
+            job.name
+        );
+        assert!(
+            !actual.contains("name: cilium-ca\n  namespace"),
+            "{}: the chart made a cilium-ca",
+            job.name
+        );
+        if let Err(problems) = common::equiv::equivalent(&kept.join("\n---"), &actual, None) {
+            panic!("{}:\n{}", job.name, common::equiv::report(&problems));
+        }
+    }
+    // Helm-issued certificates (the default method) would come with the chart's own CA.
+    let dir = common::data("refcases").join("shared-ca-1.17.6");
+    let out = common::kubectl_mesh(tmp.path())
+        .args(["values", "--ca-in-cluster", "--cluster", "west", "--mesh"])
+        .arg(dir.join("mesh.yaml"))
+        .arg("-f")
+        .arg(dir.join("values.yaml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        err.contains("hubble.tls.auto.method") && err.contains("cronJob"),
+        "{err}"
+    );
+}

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use super::{MAX_PEM_FILE, load_mesh, load_mesh_ca, read_text};
 use crate::cli::{Output, ValuesArgs};
 use crate::render::Target;
-use crate::render::values::{ValuesFile, values};
+use crate::render::values::{CaSource, ValuesFile, values};
 
 /// The most a values file may hold (Cilium's own values.yaml is ~200 KB).
 const MAX_VALUES_FILE: u64 = 64 * MAX_PEM_FILE;
@@ -19,9 +19,14 @@ pub fn run(args: ValuesArgs) -> anyhow::Result<ExitCode> {
     let mesh = load_mesh(mesh_path)?;
     let cluster = mesh.cluster(&args.cluster)?;
     let mesh_ca = load_mesh_ca(&mesh, mesh_path)?;
-    if mesh_ca.is_some() && !args.show_secrets {
+    let ca_source = if args.ca_in_cluster {
+        CaSource::Cluster
+    } else {
+        CaSource::Values
+    };
+    if mesh_ca.is_some() && ca_source == CaSource::Values && !args.show_secrets {
         bail!(
-            "the mesh file {} has a CA (ca:), and the chart takes it only as values (tls.ca.cert and tls.ca.key, the key in clear): pass --show-secrets to print it, and keep the output in a Secret (kubectl create secret generic … --from-file=values.yaml=/dev/stdin), not in Git",
+            "the mesh file {} has a CA (ca:), and the chart takes its key only as a value (tls.ca.key, in clear): pass --show-secrets to print it and keep the output in a Secret (kubectl create secret generic … --from-file=values.yaml=/dev/stdin), not in Git; or, with tls.auto.method=cronJob, pass --ca-in-cluster to leave the key in each cluster's Secret cilium-ca (kubectl mesh ca sync)",
             mesh_path.display()
         );
     }
@@ -55,7 +60,7 @@ pub fn run(args: ValuesArgs) -> anyhow::Result<ExitCode> {
         mesh_ca: mesh_ca.as_ref(),
         now: time::OffsetDateTime::now_utc(),
     };
-    let out = values(&files, &target)
+    let out = values(&files, &target, ca_source)
         .with_context(|| format!("values for cluster {:?}", cluster.name))?;
     if files.is_empty() {
         errln!(

@@ -48,10 +48,22 @@ pub enum ValuesError {
     Unsupported { cluster: String, message: String },
 }
 
+/// Where the chart gets the mesh CA from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaSource {
+    /// `tls.ca.cert` and `tls.ca.key` in the values (the key in clear).
+    Values,
+    /// The Secret `cilium-ca` already in the cluster (`kubectl mesh ca sync`), which certgen
+    /// reuses (`tls.auto.method=cronJob`, `--ca-reuse-secret`); the values carry only the
+    /// certificate (`tls.ca.cert`, copied into the `ca.crt` of certificates you provide).
+    /// Allowed only when the values make the chart render no CA of its own.
+    Cluster,
+}
+
 /// The values for `t.cluster`, after checking the user's `files` (in `-f` order) against the
 /// mesh file. `files` may be empty: then nothing can be checked and the lists the mesh extends
 /// hold the mesh's entries only.
-pub fn values(files: &[ValuesFile], t: &Target) -> Result<Value, ValuesError> {
+pub fn values(files: &[ValuesFile], t: &Target, ca_source: CaSource) -> Result<Value, ValuesError> {
     let user = merge_all(files);
     let check = Checker {
         files,
@@ -110,10 +122,15 @@ pub fn values(files: &[ValuesFile], t: &Target) -> Result<Value, ValuesError> {
 
     if let Some(ca) = t.mesh_ca {
         check.ca(ca)?;
-        out.insert(
-            "tls".into(),
-            json!({"ca": {"cert": B64.encode(&ca.cert_pem), "key": B64.encode(&ca.key_pem)}}),
-        );
+        let cert = B64.encode(&ca.cert_pem);
+        let tls = match ca_source {
+            CaSource::Values => json!({"ca": {"cert": cert, "key": B64.encode(&ca.key_pem)}}),
+            CaSource::Cluster => {
+                check.no_chart_ca()?;
+                json!({"ca": {"cert": cert}})
+            }
+        };
+        out.insert("tls".into(), tls);
     }
     Ok(Value::Object(out))
 }
@@ -330,6 +347,60 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// The chart renders a `cilium-ca` of its own (`templates/cilium-ca-secret.yaml`: the
+    /// `lookup` of the live Secret under Helm, a new CA under `helm template`/Argo CD) when Helm
+    /// issues the Hubble or clustermesh-apiserver certificates (`tls.auto.method=helm`, the
+    /// default), or when `tls.ca.key` is set. Refused then: the CA would not be the cluster's.
+    fn no_chart_ca(&self) -> Result<(), ValuesError> {
+        let on = |path: &[&str], default: bool| {
+            lookup(self.user, path).map_or(default, |v| v.as_bool().unwrap_or(true))
+        };
+        let method =
+            |path: &[&str]| lookup(self.user, path).map_or_else(|| "helm".to_string(), scalar_text);
+        let mut helm_made = Vec::new();
+        if on(&["clustermesh", "useAPIServer"], false)
+            && on(
+                &["clustermesh", "apiserver", "tls", "auto", "enabled"],
+                true,
+            )
+            && method(&["clustermesh", "apiserver", "tls", "auto", "method"]) == "helm"
+        {
+            helm_made.push("clustermesh.apiserver.tls.auto.method");
+        }
+        if on(&["hubble", "enabled"], true)
+            && on(&["hubble", "tls", "enabled"], true)
+            && on(&["hubble", "tls", "auto", "enabled"], true)
+            && method(&["hubble", "tls", "auto", "method"]) == "helm"
+            && (on(&["agent"], true)
+                || on(&["hubble", "relay", "enabled"], false)
+                || on(&["hubble", "ui", "enabled"], false))
+        {
+            helm_made.push("hubble.tls.auto.method");
+        }
+        if self.files.is_empty() {
+            return Err(ValuesError::Unsupported {
+                cluster: self.t.cluster.name.clone(),
+                message: "the CA can come from the cluster only when the chart makes no CA of its own, which kubectl-mesh checks in your values: pass them with -f".into(),
+            });
+        }
+        if !helm_made.is_empty() {
+            return Err(ValuesError::Unsupported {
+                cluster: self.t.cluster.name.clone(),
+                message: format!(
+                    "with the CA from the cluster, the chart would still make a CA of its own ({} is helm, the default): set it to cronJob (certgen reuses the Secret cilium-ca) or certmanager in your values, or pass the CA in the values (--show-secrets)",
+                    helm_made.join(" and ")
+                ),
+            });
+        }
+        if lookup(self.user, &["tls", "ca", "key"]).is_some_and(|k| !scalar_text(k).is_empty()) {
+            return Err(self.invalid(
+                &["tls", "ca", "key"],
+                "is set: the chart then renders a cilium-ca of its own; remove it (the CA comes from the cluster)".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The user's `tls.ca` must be the mesh CA, or absent.
     fn ca(&self, ca: &super::Ca) -> Result<(), ValuesError> {
         let path = ["tls", "ca", "cert"];
@@ -407,7 +478,7 @@ clusters:
             mesh_ca: None,
             now: time::OffsetDateTime::now_utc(),
         };
-        values(&files, &t)
+        values(&files, &t, CaSource::Values)
     }
 
     #[test]
