@@ -24,6 +24,9 @@ pub enum Command {
     /// Helm post-renderer: read a rendered Cilium chart stream on stdin, write this cluster's
     /// stream on stdout (identity, routing CIDR, ip-masq-agent, certificates, peers).
     Render(RenderArgs),
+    /// Helm values for one cluster (for Argo CD, Flux, or any tool that renders the chart
+    /// itself): layered after your values files, the chart renders the cluster as `render` would.
+    Values(ValuesArgs),
     /// Check the mesh file: every problem at once, each with its cluster and field.
     Validate(ValidateArgs),
     /// Write a mesh file from live clusters (names, ids, CIDRs, routing mode).
@@ -215,7 +218,8 @@ pub enum AffinityArg {
     Local,
     /// Remote backends; local ones only when no remote backend is ready.
     Remote,
-    /// All backends alike (the same as no affinity).
+    /// All backends alike: removes the affinity annotation (no affinity means this on every
+    /// Cilium release; see --literal-none).
     None,
 }
 
@@ -234,6 +238,11 @@ pub struct AnnotateServiceArgs {
     /// Which backends the Service prefers (`service.cilium.io/affinity`).
     #[arg(long, value_enum)]
     pub affinity: Option<AffinityArg>,
+    /// With `--affinity none`: write the literal value `none` instead of removing the
+    /// annotation. Cilium 1.18.x and 1.19 before the fix drop every remote backend for it
+    /// (cilium/cilium#46623).
+    #[arg(long, requires = "affinity")]
+    pub literal_none: bool,
     /// `--shared=false` keeps this cluster's backends to itself (`service.cilium.io/shared`);
     /// `--shared` shares them (the default of a global Service).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
@@ -425,6 +434,33 @@ pub struct UpgradeArgs {
     /// How long to wait for each request to a cluster (--diff, --wait): 30s; 0 waits forever.
     #[arg(long, default_value = "30s", value_parser = crate::live::parse_timeout)]
     pub request_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ValuesArgs {
+    #[command(flatten)]
+    pub mesh: MeshArg,
+    /// The cluster to make the values for.
+    #[arg(long, short = 'c')]
+    pub cluster: String,
+    /// Your own values files, in the order Helm gets them: checked against the mesh file, and
+    /// the lists the mesh extends (nonMasqueradeCIDRs, clustermesh.config.clusters) start with
+    /// their entries (repeat for each file).
+    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Print the mesh CA's key (tls.ca.key) when the mesh file has a CA; without it (or
+    /// --ca-in-cluster) such a mesh is refused: the chart has no value that refers to a Secret
+    /// holding the CA.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Leave the mesh CA's key out: each cluster already holds the CA in Secret cilium-ca
+    /// (`kubectl mesh ca sync`), which certgen reuses. Only when your values make the chart
+    /// issue no certificates itself (tls.auto.method cronJob or certmanager).
+    #[arg(long, conflicts_with = "show_secrets")]
+    pub ca_in_cluster: bool,
+    /// Output format (default yaml).
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
 }
 
 #[derive(Debug, Args)]

@@ -623,3 +623,131 @@ fn a_conflicting_write_is_planned_again() {
         "no Service nosuch in namespace default",
     ));
 }
+
+/// The affinity=none trap (cilium/cilium#46623): on Cilium 1.18.x, and on 1.19 before the
+/// backport of the fix (cilium/cilium#46635; which 1.19 patch carries it is not known to
+/// kubectl-mesh, so 1.19.6 is "maybe"), a literal `service.cilium.io/affinity: none` drops every
+/// remote backend; on 1.20 it means no preference. `services` predicts it and says how to fix
+/// it; `annotate --affinity none` removes the annotation (same meaning everywhere) unless
+/// `--literal-none`, and warns where the literal value is found or written on such a release.
+#[test]
+fn affinity_none_on_1_18_1_19_and_1_20() {
+    let mut specs = three();
+    specs[0].version = "v1.18.12";
+    specs[1].version = "v1.19.6";
+    specs[2].version = "v1.20.0";
+    let lab = Lab::start(&specs);
+    for s in &specs {
+        lab.seed_webpod(s.name, 2, 0, &[(GLOBAL, "true"), (AFFINITY, "none")]);
+    }
+    let report = services_json(&lab, 1);
+    let clusters = &report["services"][0]["clusters"];
+    assert_eq!(clusters[0]["remoteBackendsDropped"], "yes", "{report:#}");
+    assert_eq!(clusters[1]["remoteBackendsDropped"], "maybe", "{report:#}");
+    assert!(
+        clusters[2].get("remoteBackendsDropped").is_none(),
+        "{report:#}"
+    );
+    assert_eq!(uses(&report, "west"), "west:2");
+    assert_eq!(uses(&report, "east"), "east:2");
+    assert_eq!(uses(&report, "north"), "west:2 east:2 north:2");
+    let found = problems(&report);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found[0].starts_with("west: affinity \"none\": Cilium 1.18.12 drops every remote backend")
+            && found[0].contains("cilium/cilium#46623")
+            && found[0].contains("kubectl mesh annotate service webpod -n default --affinity none"),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].starts_with("east: affinity \"none\": Cilium 1.19.6 may drop")
+            && found[1].contains("cilium/cilium#46635"),
+        "{found:#?}"
+    );
+    let table = run(&lab, &["services"]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    println!("$ kubectl mesh services   # literal affinity none on 1.18, 1.19, 1.20\n{table}");
+    assert!(
+        table.contains("local only (!)") && table.contains("local only (?)"),
+        "{table}"
+    );
+
+    // No ready pod in west: on 1.18 it uses nothing at all (the blackhole).
+    lab.seed_webpod_endpoints("west", 0, 0);
+    let report = services_json(&lab, 1);
+    assert_eq!(uses(&report, "west"), "");
+    lab.seed_webpod_endpoints("west", 2, 0);
+
+    // `--affinity none` removes the annotation everywhere, no --overwrite needed, and says
+    // where the literal value was dropping backends.
+    let said = annotate(&lab, &["--affinity", "none"]);
+    assert!(
+        said.contains("west: Service default/webpod had affinity \"none\": Cilium 1.18.12 drops")
+            && said.contains(
+                "east: Service default/webpod had affinity \"none\": Cilium 1.19.6 may drop"
+            )
+            && !said.contains("north: Service default/webpod had"),
+        "{said}"
+    );
+    for s in &specs {
+        let a = lab.annotations(s.name, "Service", "default", "webpod");
+        assert!(!a.contains_key(AFFINITY), "{}: {a:?}", s.name);
+        assert_eq!(a.get(GLOBAL).map(String::as_str), Some("true"));
+    }
+    let report = services_json(&lab, 0);
+    for c in ["west", "east", "north"] {
+        assert_eq!(uses(&report, c), "west:2 east:2 north:2", "{c}");
+    }
+    // A second run writes nothing.
+    let writes = lab.total_writes();
+    annotate(&lab, &["--affinity", "none"]);
+    assert_eq!(lab.total_writes(), writes);
+
+    // The user insists on the literal value: written, with a warning where it drops backends.
+    let said = annotate(&lab, &["--affinity", "none", "--literal-none"]);
+    assert!(
+        said.contains("west: Service default/webpod will carry affinity \"none\"")
+            && said.contains("Leave out --literal-none")
+            && !said.contains("north: Service default/webpod will carry"),
+        "{said}"
+    );
+    for s in &specs {
+        let a = lab.annotations(s.name, "Service", "default", "webpod");
+        assert_eq!(
+            a.get(AFFINITY).map(String::as_str),
+            Some("none"),
+            "{}",
+            s.name
+        );
+    }
+    // Removing `local` still needs --overwrite.
+    annotate(&lab, &["--affinity", "local", "--overwrite"]);
+    let out = run(
+        &lab,
+        &[
+            "annotate",
+            "service",
+            "webpod",
+            "-n",
+            "default",
+            "--affinity",
+            "none",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("--overwrite"), "{}", text(&out));
+    let out = run(
+        &lab,
+        &[
+            "annotate",
+            "service",
+            "webpod",
+            "-n",
+            "default",
+            "--affinity",
+            "local",
+            "--literal-none",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

@@ -146,6 +146,9 @@ fn request(args: &AnnotateServiceArgs) -> anyhow::Result<Request> {
     if let Some(shared) = args.shared {
         fields.push((Field::Shared, Some(shared.to_string())));
     }
+    if args.literal_none && args.affinity != Some(AffinityArg::None) {
+        bail!("--literal-none goes with --affinity none only");
+    }
     if let Some(affinity) = args.affinity {
         let value = match affinity {
             AffinityArg::Local => "local",
@@ -177,6 +180,7 @@ fn request(args: &AnnotateServiceArgs) -> anyhow::Result<Request> {
         fields,
         migrate_legacy: args.migrate_legacy,
         overwrite: args.overwrite,
+        literal_none: args.literal_none,
     })
 }
 
@@ -443,6 +447,40 @@ fn check_service(
                     ),
                 ));
             }
+        }
+        let release = r.live.cilium_release();
+        let before_value = svc::parse_annotations(&before).affinity_value;
+        let before_drops = before_value
+            .as_deref()
+            .map(|v| (v, svc::drops_remote(v, release)))
+            .filter(|(_, d)| !d.is_no());
+        let after_drops = after
+            .affinity_value
+            .as_deref()
+            .map(|v| (v, svc::drops_remote(v, release)))
+            .filter(|(_, d)| !d.is_no());
+        match (before_drops, after_drops) {
+            (Some((v, d)), None) => checked.warnings.push(format!(
+                "{}: {} had affinity {v:?}: {}; this run removes it",
+                m.name(),
+                object.describe(),
+                svc::explain(v, release, d)
+            )),
+            (_, Some((v, d))) => checked.warnings.push(format!(
+                "{}: {} will carry affinity {v:?}: {}. {}",
+                m.name(),
+                object.describe(),
+                svc::explain(v, release, d),
+                if args.literal_none {
+                    "Leave out --literal-none: `--affinity none` removes the annotation, which means no preference on every release".to_string()
+                } else {
+                    format!(
+                        "`kubectl mesh annotate service {} -n {} --affinity none --overwrite` removes it (no preference on every release)",
+                        object.name, object.namespace
+                    )
+                }
+            )),
+            (None, None) => {}
         }
         if !after.global {
             for (field, value) in &req.fields {

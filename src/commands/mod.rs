@@ -33,6 +33,7 @@ mod status;
 mod troubleshoot;
 mod upgrade;
 mod validate;
+mod values;
 mod version;
 
 use std::future::Future;
@@ -57,6 +58,7 @@ pub const EXIT_PROBLEMS: u8 = 1;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render::run(args),
+        Command::Values(args) => values::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Init(args) => init::run(args),
         Command::Ca(crate::cli::CaCommand::Sync(args)) => ca::sync(args),

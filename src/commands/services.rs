@@ -269,6 +269,7 @@ pub fn assess(
 /// The Service `ns/name` as Cilium in this cluster sees it.
 fn found(cluster: &str, live: &Live, seen: &Seen, service: &Value, ns: &str, name: &str) -> Found {
     let version = live.cilium_version();
+    let release = live.cilium_release();
     let keys = Keys::for_version(version);
     let mut annotations = svc::annotations_of(service);
     let mut ignored_current = false;
@@ -277,7 +278,23 @@ fn found(cluster: &str, live: &Live, seen: &Seen, service: &Value, ns: &str, nam
         annotations.retain(|k, _| !k.starts_with("service.cilium.io/"));
         ignored_current = annotations.len() != before;
     }
-    let parsed = svc::parse_annotations(&annotations);
+    let mut parsed = svc::parse_annotations(&annotations);
+    if let Some(v) = parsed.affinity_value.as_deref()
+        && v.eq_ignore_ascii_case("none")
+    {
+        let verdict = svc::drops_remote(v, release);
+        if !verdict.is_no() {
+            parsed.problems.push(format!(
+                "affinity {v:?}: {}. Fix: `kubectl mesh annotate service {name} -n {ns} --affinity none` removes the annotation (no preference on every release){}",
+                svc::explain(v, release, verdict),
+                if release.is_some_and(|(a, b, _)| (a, b) == (1, 19)) {
+                    ", or upgrade Cilium to 1.20 (or the 1.19 release with cilium/cilium#46635)"
+                } else {
+                    ", or upgrade Cilium to 1.20"
+                }
+            ));
+        }
+    }
     let namespace = seen
         .namespaces
         .iter()
@@ -305,6 +322,10 @@ fn found(cluster: &str, live: &Live, seen: &Seen, service: &Value, ns: &str, nam
                 live.config(svc::DEFAULT_GLOBAL_NAMESPACE),
                 &namespace,
             ),
+            remote_backends_dropped: parsed
+                .affinity_value
+                .as_deref()
+                .map_or(svc::Verdict::No, |v| svc::drops_remote(v, release)),
             uses: Vec::new(),
         },
         legacy: if keys == Keys::Current {
@@ -387,6 +408,11 @@ fn cluster_row(label: String, c: &ClusterService) -> [String; 8] {
             Affinity::None => "none",
             Affinity::Local => "local",
             Affinity::Remote => "remote",
+        };
+        let affinity = match c.remote_backends_dropped {
+            svc::Verdict::No => affinity,
+            svc::Verdict::Yes => "local only (!)",
+            svc::Verdict::Maybe => "local only (?)",
         };
         (if c.shared { "yes" } else { "no" }, affinity)
     } else {

@@ -108,6 +108,15 @@ impl Live {
             .find_map(image_version)
     }
 
+    /// Cilium's release with its patch number, from the agent image tag (`v1.19.6` → 1, 19, 6).
+    pub fn cilium_release(&self) -> Option<crate::mesh::services::Release> {
+        self.agents.as_ref()?["spec"]["template"]["spec"]["containers"]
+            .as_array()?
+            .iter()
+            .filter_map(|c| c["image"].as_str())
+            .find_map(image_release)
+    }
+
     /// Ready and desired agent pods.
     pub fn agents_ready(&self) -> Option<(i64, i64)> {
         let s = &self.agents.as_ref()?["status"];
@@ -517,6 +526,15 @@ fn same_pem(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
+/// `v1.17.6` from an image reference, with its patch number when it has one.
+fn image_release(image: &str) -> Option<crate::mesh::services::Release> {
+    let (major, minor) = image_version(image)?;
+    let image = image.split('@').next()?;
+    let tag = image.rsplit_once(':')?.1;
+    let patch = tag.split(['.', '-']).nth(2).and_then(|p| p.parse().ok());
+    Some((major, minor, patch))
+}
+
 /// `v1.17.6` from an image reference.
 fn image_version(image: &str) -> Option<(u32, u32)> {
     let image = image.split('@').next()?;
@@ -642,6 +660,11 @@ mod tests {
             Some((1, 17))
         );
         assert_eq!(image_version("localhost:5000/cilium"), None);
+        assert_eq!(
+            image_release("quay.io/cilium/cilium:v1.19.6@sha256:1"),
+            Some((1, 19, Some(6)))
+        );
+        assert_eq!(image_release("cilium:1.20"), Some((1, 20, None)));
         assert_eq!(image_version("cilium:1.20.0-pre.1"), Some((1, 20)));
     }
 }

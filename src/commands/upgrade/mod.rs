@@ -22,21 +22,21 @@ use crate::cli::UpgradeArgs;
 use crate::live::helm::{self, Helm, Outcome};
 use crate::live::{ClusterClient, KubeOptions};
 use crate::mesh::{Cluster, Mesh};
+use crate::render::Target;
+use crate::render::values::ValuesFile;
 
 /// Bound on the quick Helm calls before the upgrades (`version`, `env`).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Lines of Helm's error output quoted for a failed cluster.
 const ERROR_LINES: usize = 5;
-/// The most a values file may hold.
-const MAX_VALUES_FILE: u64 = 16 << 20;
 
 pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     let mesh_path = &args.mesh.mesh;
     let mesh = load_mesh(mesh_path)?;
     let clusters = selected(&mesh, &args.clusters)?;
     // render refuses an unusable CA on every cluster: say it once, before Helm runs.
-    load_mesh_ca(&mesh, mesh_path)?;
-    check_values(&mesh, &clusters, &args.values)?;
+    let ca = load_mesh_ca(&mesh, mesh_path)?;
+    check_values(&mesh, ca.as_ref(), &clusters, &args.values)?;
     let helm_path = helm::find(args.helm.as_deref())?;
     let helm = block_on(helm::version(&helm_path, PROBE_TIMEOUT))??;
     let renderer = block_on(post_renderer(&helm))??;
@@ -181,39 +181,38 @@ fn selected<'m>(mesh: &'m Mesh, names: &[String]) -> anyhow::Result<Vec<&'m Clus
         .collect())
 }
 
-/// Every values file readable, YAML, and without a value the mesh file owns set otherwise.
-fn check_values(mesh: &Mesh, clusters: &[&Cluster], files: &[PathBuf]) -> anyhow::Result<()> {
-    let mut problems = Vec::new();
-    for f in files {
-        let text = super::read_text(f, MAX_VALUES_FILE)
-            .with_context(|| format!("cannot read the values file {}", f.display()))?;
-        let values = crate::yaml::parse(&text).map_err(|e| {
-            anyhow::anyhow!(
-                "values file {} is not valid YAML (line {}): {}",
-                f.display(),
-                e.line.unwrap_or(0),
-                e.message
-            )
-        })?;
-        if !(values.is_object() || values.is_null()) {
-            bail!(
-                "values file {} is not a mapping of Helm values",
-                f.display()
-            );
-        }
-        problems.extend(crate::render::values::conflicts(
-            &f.display().to_string(),
-            &values,
-            mesh,
-            clusters,
-        ));
-    }
+/// Every values file readable, YAML, and without a value the mesh file owns set otherwise for
+/// any of `clusters` (the rules of `kubectl mesh values`, one conflict named per cluster).
+fn check_values(
+    mesh: &Mesh,
+    ca: Option<&crate::render::Ca>,
+    clusters: &[&Cluster],
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let parsed = super::values::read_values_files(files)?;
+    let files: Vec<ValuesFile> = parsed
+        .iter()
+        .map(|(name, values)| ValuesFile { name, values })
+        .collect();
+    let now = time::OffsetDateTime::now_utc();
+    let problems: Vec<String> = clusters
+        .iter()
+        .filter_map(|cluster| {
+            let target = Target {
+                mesh,
+                cluster,
+                mesh_ca: ca,
+                now,
+            };
+            crate::render::values::check(&files, &target)
+                .err()
+                .map(|e| format!("  {e}"))
+        })
+        .collect();
     if !problems.is_empty() {
-        let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
         bail!(
-            "upgrade refused, no cluster was touched: {} value(s) conflict with the mesh file:\n{}",
-            problems.len(),
-            list.join("\n")
+            "upgrade refused, no cluster was touched: the values files conflict with the mesh file:\n{}",
+            problems.join("\n")
         );
     }
     Ok(())

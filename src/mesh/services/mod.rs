@@ -1,10 +1,14 @@
 //! Which clusters' backends each cluster uses for a Cilium global Service (Cluster Mesh
 //! "Load-balancing & Service Discovery" and "Service Affinity"). Pure: no I/O.
 
+mod affinity_value;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+pub use affinity_value::{Release, Verdict, drops_remote, explain};
 
 pub const GLOBAL: &str = "service.cilium.io/global";
 pub const SHARED: &str = "service.cilium.io/shared";
@@ -66,6 +70,10 @@ pub struct ClusterService {
     /// False when the namespace is not global (see [`GLOBAL_NAMESPACE`]).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub namespace_global: bool,
+    /// Whether this cluster's Cilium drops every remote backend for the affinity value
+    /// (a literal `none` on some releases, any unknown value from 1.18: [`drops_remote`]).
+    #[serde(default, skip_serializing_if = "Verdict::is_no")]
+    pub remote_backends_dropped: Verdict,
     #[serde(default)]
     pub uses: Vec<Use>,
 }
@@ -96,6 +104,8 @@ pub struct Annotations {
     pub shared: bool,
     /// Always `None` when not global (Cilium ignores it then).
     pub affinity: Affinity,
+    /// The affinity value as written (current key, else legacy alias), when global.
+    pub affinity_value: Option<String>,
     /// Legacy `io.cilium/...` keys present on the Service.
     pub legacy_keys: Vec<&'static str>,
     /// Invalid or shadowed values, as sentences (not naming the cluster).
@@ -127,13 +137,16 @@ pub fn parse_annotations(annotations: &BTreeMap<String, String>) -> Annotations 
         return out;
     }
     out.shared = shared.is_none_or(|(_, v)| v.to_lowercase() == "true");
+    out.affinity_value = affinity.map(|(_, v)| v.clone());
     out.affinity = match affinity.map(|(k, v)| (k, v, v.to_lowercase())) {
         None => Affinity::None,
         Some((_, _, l)) if l == "none" || l.is_empty() => Affinity::None,
         Some((_, _, l)) if l == "local" => Affinity::Local,
         Some((_, _, l)) if l == "remote" => Affinity::Remote,
         Some((key, v, _)) => {
-            let msg = format!("{key}={v:?} is not local, remote or none: Cilium ignores it");
+            let msg = format!(
+                "{key}={v:?} is not local, remote or none: Cilium 1.17 and before ignore it, 1.18 and later drop every remote backend for it (cilium/cilium#46623)"
+            );
             out.problems.push(msg);
             Affinity::None
         }
@@ -156,6 +169,7 @@ pub fn uses_of(clusters: &[ClusterService], i: usize) -> Vec<Use> {
         .sum();
     let (use_local, use_remote) = match me.affinity {
         _ if !me.is_global() => (true, false),
+        _ if !me.remote_backends_dropped.is_no() => (true, false),
         Affinity::None => (true, true),
         Affinity::Local => (true, local == 0),
         Affinity::Remote => (remote == 0, true),
@@ -398,6 +412,10 @@ pub struct Request {
     pub migrate_legacy: bool,
     /// Allow changing a value that is set to something else.
     pub overwrite: bool,
+    /// Write affinity `none` as the literal value instead of removing the affinity (which
+    /// means the same on every release, where the literal drops remote backends on some:
+    /// [`drops_remote`]).
+    pub literal_none: bool,
 }
 
 /// Annotation keys to set and to remove on one object.
@@ -487,6 +505,23 @@ pub fn plan_service(
             Keys::Current => (after.get_key_value(current)).or(after.get_key_value(legacy)),
             Keys::Legacy => after.get_key_value(legacy),
         };
+        if *field == Field::Affinity && same(value, "none") && !req.literal_none {
+            // No affinity is what `none` means; the absence says it on every release.
+            match effective {
+                Some((key, old))
+                    if !same(old, "none") && !old.trim().is_empty() && !req.overwrite =>
+                {
+                    errors.push(format!(
+                        "{key} is already {old:?}: pass --overwrite to remove it (affinity none)"
+                    ));
+                }
+                _ => {
+                    after.remove(current);
+                    after.remove(legacy);
+                }
+            }
+            continue;
+        }
         match effective {
             Some((_, old)) if same(old, value) => continue,
             Some((key, old)) if !req.overwrite => {
@@ -594,6 +629,7 @@ mod tests {
                 .parse()
                 .unwrap_or(0),
             namespace_global: true,
+            remote_backends_dropped: Verdict::No,
             uses: vec![],
         }
     }
@@ -774,7 +810,7 @@ mod tests {
         );
         let a = parse(&[(GLOBAL, "true"), (AFFINITY, "Nearest")]);
         assert_eq!(a.affinity, None);
-        let want = "service.cilium.io/affinity=\"Nearest\" is not local, remote or none: Cilium ignores it";
+        let want = "service.cilium.io/affinity=\"Nearest\" is not local, remote or none: Cilium 1.17 and before ignore it, 1.18 and later drop every remote backend for it (cilium/cilium#46623)";
         assert_eq!(a.problems, [want]);
         // The current key wins over a disagreeing legacy one.
         let a = parse(&[(GLOBAL, "false"), (legacy[0], "true"), (legacy[1], "TRUE")]);
