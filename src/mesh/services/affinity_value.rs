@@ -96,9 +96,9 @@ pub fn explain(value: &str, release: Option<Release>, verdict: Verdict) -> Strin
         Verdict::Yes => format!(
             "Cilium {r} drops every remote backend for it (cilium/cilium#46623), so the cluster uses only its own backends and none at all when it has none"
         ),
-        Verdict::Maybe if release.is_none() => format!(
-            "Cilium of an unknown version may drop every remote backend for it (1.18.x and 1.19 before cilium/cilium#46635 do)"
-        ),
+        Verdict::Maybe if release.is_none() => {
+            "Cilium of an unknown version may drop every remote backend for it (1.18.x and 1.19 before cilium/cilium#46635 do)".to_string()
+        }
         Verdict::Maybe => format!(
             "Cilium {r} may drop every remote backend for it (1.19 releases before the backport of cilium/cilium#46635 do, and kubectl-mesh does not know which 1.19 patch carries it)"
         ),
