@@ -48,6 +48,8 @@ pub struct ExecScript {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub exit_code: i32,
+    /// How long the command runs before it prints anything (a hung agent: long).
+    pub delay: std::time::Duration,
 }
 
 impl ExecScript {
@@ -79,6 +81,9 @@ pub struct ExecState {
     /// When set, every exec is refused with 403 as RBAC without `create` on `pods/exec`.
     pub forbidden: bool,
     pub calls: Vec<ExecCall>,
+    /// Execs running right now, and the most that ever ran at once.
+    pub running: usize,
+    pub max_running: usize,
 }
 
 pub fn key(pod: &str, container: &str, argv: &[&str]) -> (String, String, String) {
@@ -214,12 +219,19 @@ pub fn serve(
     };
     let accept = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut req);
+    let shared = shared.clone();
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
+        {
+            let mut ex = lock(&shared.exec);
+            ex.running += 1;
+            ex.max_running = ex.max_running.max(ex.running);
+        }
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         let _ = run(ws, script, &argv).await;
+        lock(&shared.exec).running -= 1;
     });
     let mut r = Response::new(crate::server::empty());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -265,6 +277,7 @@ where
     }
     let status = match &script {
         Some(s) => {
+            tokio::time::sleep(s.delay).await;
             for chunk in s.stdout.chunks(CHUNK) {
                 ws.send(frame(1, chunk)).await?;
             }
