@@ -180,7 +180,7 @@ pub fn serve(
         .get(UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let Some(key) = headers.get("sec-websocket-key").cloned() else {
+    let Some(ws_key) = headers.get("sec-websocket-key").cloned() else {
         return error(&ApiError::bad_request("Upgrade request required"));
     };
     if !upgrade {
@@ -213,11 +213,9 @@ pub fn serve(
             protocol: protocol.clone(),
         });
         let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
-        ex.scripts
-            .get(&key_of(&pod, &container, &argv_refs))
-            .cloned()
+        ex.scripts.get(&key(&pod, &container, &argv_refs)).cloned()
     };
-    let accept = derive_accept_key(key.as_bytes());
+    let accept = derive_accept_key(ws_key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut req);
     let shared = shared.clone();
     tokio::spawn(async move {
@@ -247,10 +245,6 @@ pub fn serve(
         HeaderValue::from_str(&protocol).expect("protocol"),
     );
     r
-}
-
-fn key_of(pod: &str, container: &str, argv: &[&str]) -> (String, String, String) {
-    key(pod, container, argv)
 }
 
 fn frame(channel: u8, data: &[u8]) -> Message {
