@@ -164,6 +164,7 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
             &kube_options(&args),
             args.wait_timeout,
             mesh_path,
+            None,
         );
     }
     Ok(ExitCode::SUCCESS)
