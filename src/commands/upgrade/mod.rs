@@ -75,6 +75,7 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
         args.timeout,
     ))?;
 
+    let mut diff_failed: Vec<&str> = Vec::new();
     if dry_run {
         let hidden = if args.show_secrets { None } else { HIDDEN };
         let opts = kube_options(&args);
@@ -117,9 +118,13 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             if args.diff {
-                let text = block_on(diff(&mesh, plan.cluster, &stream, &opts, hidden))?
-                    .with_context(|| format!("--diff for cluster {}", plan.cluster.name))?;
-                out!("{text}");
+                match block_on(diff(&mesh, plan.cluster, &stream, &opts, hidden))? {
+                    Ok(text) => out!("{text}"),
+                    Err(e) => {
+                        errln!("error: {}: --diff: {e:#}", plan.cluster.name);
+                        diff_failed.push(plan.cluster.name.as_str());
+                    }
+                }
             }
         }
     }
@@ -156,6 +161,13 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         errln!("error: helm failed on {}", failed.join(", "));
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    }
+    if !diff_failed.is_empty() {
+        errln!(
+            "error: --diff could not read the live objects of {}",
+            diff_failed.join(", ")
+        );
         return Ok(ExitCode::from(EXIT_PROBLEMS));
     }
     if args.wait && !dry_run {
@@ -249,9 +261,21 @@ async fn post_renderer(helm: &Helm) -> anyhow::Result<Renderer> {
             }
         );
     }
-    if which::which("kubectl-mesh").is_err() {
+    let Ok(on_path) = which::which("kubectl-mesh") else {
         bail!(
             "the mesh plugin runs `kubectl-mesh` from PATH, and there is none: put kubectl-mesh on PATH (e.g. install it with krew)"
+        );
+    };
+    let me = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok());
+    if let (Ok(plugin_runs), Some(me)) = (on_path.canonicalize(), me)
+        && plugin_runs != me
+    {
+        errln!(
+            "note: the mesh plugin renders with {} (kubectl-mesh on PATH), not this binary ({})",
+            plugin_runs.display(),
+            me.display()
         );
     }
     Ok(Renderer::Plugin)
