@@ -21,6 +21,7 @@ use predicates::prelude::*;
 /// STANDIN_ENGINE (a Python with helm-python-sdk: render with the real Helm v4 engine instead).
 const STANDIN: &str = r#"#!/bin/bash
 set -u
+export PATH="$PATH:/usr/bin:/bin"
 { printf '%s\n' "$@"; echo "--end--"; } >> "$STANDIN_LOG"
 case "${1:-}" in
   version) echo "$STANDIN_VERSION"; exit 0 ;;
@@ -522,15 +523,32 @@ fn bad_invocations_are_refused_with_the_fix() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("north"));
-    // No helm on PATH.
-    let mut c = rig.up("v3.19.0");
-    c.env("PATH", "/usr/bin:/bin");
-    if which::which_in("helm", Some("/usr/bin:/bin"), "/").is_err() {
-        c.assert()
-            .code(2)
-            .stderr(predicate::str::contains("helm is not on PATH"))
-            .stderr(predicate::str::contains("--helm"));
-    }
+    // No helm on PATH (an empty folder is all of it).
+    let empty = rig.home().join("empty-path");
+    std::fs::create_dir(&empty).unwrap();
+    rig.up("v3.19.0")
+        .env("PATH", &empty)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("helm is not on PATH"))
+        .stderr(predicate::str::contains("--helm"));
+    // --helm names the binary: the stand-in off PATH.
+    rig.up("v3.19.0")
+        .env("PATH", &empty)
+        .arg("--helm")
+        .arg(rig.home().join("bin/helm"))
+        .args(["--dry-run", "west"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cluster-name: west"));
+    rig.up("v3.19.0")
+        .args(["--helm", "/nonexistent/helm"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--helm /nonexistent/helm: no such executable file",
+        ));
+    let before = rig.upgrades().len();
     // Helm 2 or something else.
     rig.up("v2.17.0")
         .assert()
@@ -546,7 +564,7 @@ fn bad_invocations_are_refused_with_the_fix() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("missing.yaml"));
-    assert!(rig.upgrades().is_empty());
+    assert_eq!(rig.upgrades().len(), before, "{:?}", rig.calls());
 }
 
 /// (b) The real Helm v4 engine behind the stand-in, through the `mesh` plugin: each cluster's
