@@ -86,7 +86,7 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
                 plan.cluster.context,
                 shell_line(&helm.path, &plan.args)
             );
-            let Result_::Ran(outcome) = result else {
+            let Step::Ran(outcome) = result else {
                 continue;
             };
             if !outcome.success {
@@ -134,12 +134,12 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     let failed: Vec<&str> = plans
         .iter()
         .zip(&results)
-        .filter(|(_, r)| matches!(r, Result_::Ran(o) if !o.success))
+        .filter(|(_, r)| matches!(r, Step::Ran(o) if !o.success))
         .map(|(p, _)| p.cluster.name.as_str())
         .collect();
     if !failed.is_empty() {
         for (plan, result) in plans.iter().zip(&results) {
-            if let Result_::Ran(o) = result
+            if let Step::Ran(o) = result
                 && !o.success
             {
                 errln!("error: {}: helm failed ({}):", plan.cluster.name, o.status);
@@ -151,7 +151,7 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
         let skipped: Vec<&str> = plans
             .iter()
             .zip(&results)
-            .filter(|(_, r)| matches!(r, Result_::Skipped))
+            .filter(|(_, r)| matches!(r, Step::Skipped))
             .map(|(p, _)| p.cluster.name.as_str())
             .collect();
         if !skipped.is_empty() {
@@ -355,7 +355,7 @@ struct Plan<'m> {
     args: Vec<OsString>,
 }
 
-enum Result_ {
+enum Step {
     Ran(Outcome),
     /// Not run: an earlier cluster failed.
     Skipped,
@@ -369,7 +369,7 @@ async fn run_all(
     parallel: usize,
     stop: bool,
     timeout: Duration,
-) -> Vec<Result_> {
+) -> Vec<Step> {
     use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
     let tty = std::io::stderr().is_terminal();
     let bars = MultiProgress::with_draw_target(if tty {
@@ -405,7 +405,7 @@ async fn run_all(
                 if stop && failed.load(Ordering::SeqCst) {
                     say(bar, name, "skipped: an earlier cluster failed".into());
                     bar.finish();
-                    return Result_::Skipped;
+                    return Step::Skipped;
                 }
                 bar.enable_steady_tick(Duration::from_millis(120));
                 say(
@@ -431,7 +431,7 @@ async fn run_all(
                     say(bar, name, format!("FAILED ({}): {last}", outcome.status));
                 }
                 bar.finish();
-                Result_::Ran(outcome)
+                Step::Ran(outcome)
             }
         })
         .buffered(parallel.max(1))
@@ -464,7 +464,7 @@ fn helm_summary(o: &Outcome) -> String {
     }
 }
 
-fn summary(plans: &[Plan], results: &[Result_], dry_run: bool) -> Vec<[String; 4]> {
+fn summary(plans: &[Plan], results: &[Step], dry_run: bool) -> Vec<[String; 4]> {
     let mut rows = vec![[
         "CLUSTER".to_string(),
         "CONTEXT".to_string(),
@@ -473,15 +473,15 @@ fn summary(plans: &[Plan], results: &[Result_], dry_run: bool) -> Vec<[String; 4
     ]];
     for (p, r) in plans.iter().zip(results) {
         let (result, detail) = match r {
-            Result_::Skipped => (
+            Step::Skipped => (
                 "skipped".to_string(),
                 "not run: an earlier cluster failed".to_string(),
             ),
-            Result_::Ran(o) if o.success => (
+            Step::Ran(o) if o.success => (
                 if dry_run { "dry-run ok" } else { "upgraded" }.to_string(),
                 helm_summary(o),
             ),
-            Result_::Ran(o) => ("FAILED".to_string(), o.last_lines(1).join("")),
+            Step::Ran(o) => ("FAILED".to_string(), o.last_lines(1).join("")),
         };
         rows.push([
             p.cluster.name.clone(),
