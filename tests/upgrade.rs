@@ -21,6 +21,7 @@ use predicates::prelude::*;
 /// STANDIN_ENGINE (a Python with helm-python-sdk: render with the real Helm v4 engine instead).
 const STANDIN: &str = r#"#!/bin/bash
 set -u
+export PATH="$PATH:/usr/bin:/bin"
 { printf '%s\n' "$@"; echo "--end--"; } >> "$STANDIN_LOG"
 case "${1:-}" in
   version) echo "$STANDIN_VERSION"; exit 0 ;;
@@ -48,7 +49,9 @@ done
 case ",${STANDIN_FAIL:-}," in *",$ctx,"*)
   echo "Error: UPGRADE FAILED: context $ctx: the server is on fire" >&2; exit 1 ;;
 esac
-[ -n "${STANDIN_SLEEP:-}" ] && sleep "$STANDIN_SLEEP"
+if [ -n "${STANDIN_SLEEP:-}" ]; then
+  echo "start $ctx" >> "$STANDIN_LOG.events"; sleep "$STANDIN_SLEEP"; echo "end $ctx" >> "$STANDIN_LOG.events"
+fi
 out="$STANDIN_OUT/$ctx.yaml"
 if [ -n "${STANDIN_ENGINE:-}" ]; then
   # The real Helm v4 engine, through the plugin named by --post-renderer.
@@ -383,15 +386,22 @@ fn the_first_failure_stops_the_rest_unless_continue_on_error() {
     assert!(rig.rendered("kind-east").contains("cluster-name: east"));
 }
 
-/// --parallel runs clusters at once: three upgrades of 1 s each take well under 3 s.
-/// (Not a timing assertion on speed: a lower bound of concurrency, with a wide margin.)
+/// --parallel runs clusters at once: with 3, every upgrade starts before the first ends; with
+/// the default 1, each ends before the next starts.
 #[test]
 fn parallel_runs_clusters_at_once_and_timeout_kills_helm() {
+    let events = |rig: &Rig| -> Vec<String> {
+        std::fs::read_to_string(rig.home().join("log.events"))
+            .unwrap()
+            .lines()
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect()
+    };
     let rig = Rig::new("v3");
     three_cluster_mesh(&rig);
     let out = rig
         .up("v3.19.0")
-        .env("STANDIN_SLEEP", "1")
+        .env("STANDIN_SLEEP", "2")
         .args(["--parallel", "3"])
         .output()
         .unwrap();
@@ -402,6 +412,20 @@ fn parallel_runs_clusters_at_once_and_timeout_kills_helm() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(rig.upgrades().len(), 3);
+    assert_eq!(
+        events(&rig),
+        ["start", "start", "start", "end", "end", "end"]
+    );
+    let rig = Rig::new("v3");
+    three_cluster_mesh(&rig);
+    rig.up("v3.19.0")
+        .env("STANDIN_SLEEP", "0.2")
+        .assert()
+        .success();
+    assert_eq!(
+        events(&rig),
+        ["start", "end", "start", "end", "start", "end"]
+    );
     // A Helm that hangs is killed at --timeout and reported.
     let rig = Rig::new("v3");
     let out = rig
@@ -498,15 +522,32 @@ fn bad_invocations_are_refused_with_the_fix() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("north"));
-    // No helm on PATH.
-    let mut c = rig.up("v3.19.0");
-    c.env("PATH", "/usr/bin:/bin");
-    if which::which_in("helm", Some("/usr/bin:/bin"), "/").is_err() {
-        c.assert()
-            .code(2)
-            .stderr(predicate::str::contains("helm is not on PATH"))
-            .stderr(predicate::str::contains("--helm"));
-    }
+    // No helm on PATH (an empty folder is all of it).
+    let empty = rig.home().join("empty-path");
+    std::fs::create_dir(&empty).unwrap();
+    rig.up("v3.19.0")
+        .env("PATH", &empty)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("helm is not on PATH"))
+        .stderr(predicate::str::contains("--helm"));
+    // --helm names the binary: the stand-in off PATH.
+    rig.up("v3.19.0")
+        .env("PATH", &empty)
+        .arg("--helm")
+        .arg(rig.home().join("bin/helm"))
+        .args(["--dry-run", "west"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cluster-name: west"));
+    rig.up("v3.19.0")
+        .args(["--helm", "/nonexistent/helm"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--helm /nonexistent/helm: no such executable file",
+        ));
+    let before = rig.upgrades().len();
     // Helm 2 or something else.
     rig.up("v2.17.0")
         .assert()
@@ -522,7 +563,7 @@ fn bad_invocations_are_refused_with_the_fix() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("missing.yaml"));
-    assert!(rig.upgrades().is_empty());
+    assert_eq!(rig.upgrades().len(), before, "{:?}", rig.calls());
 }
 
 /// (b) The real Helm v4 engine behind the stand-in, through the `mesh` plugin: each cluster's
@@ -635,6 +676,25 @@ fn diff_shows_what_the_release_changes_in_the_live_objects() {
     );
     // Only the diff: no manifest without --dry-run.
     assert!(!stdout.contains("kind: DaemonSet"), "{stdout:.2000}");
+
+    // A cluster that cannot be read: named, the others still shown, exit 1.
+    lab.write_kubeconfig(&[("east", "http://127.0.0.1:1".to_string())]);
+    std::fs::copy(lab.home().join("kubeconfig"), rig.home().join("kubeconfig")).unwrap();
+    let out = rig
+        .up("v3.19.0")
+        .env("STANDIN_STREAM", &base)
+        .args(["--diff", "--request-timeout", "5s"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}\n{stdout}");
+    assert!(stdout.contains("# west: "), "{stdout}");
+    assert!(
+        stderr.contains("error: east: --diff:")
+            && stderr.contains("--diff could not read the live objects of east"),
+        "{stderr}"
+    );
 }
 
 /// --wait runs `status --wait`'s health check after the upgrade: the lab's clusters are not

@@ -75,6 +75,7 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
         args.timeout,
     ))?;
 
+    let mut diff_failed: Vec<&str> = Vec::new();
     if dry_run {
         let hidden = if args.show_secrets { None } else { HIDDEN };
         let opts = kube_options(&args);
@@ -85,7 +86,7 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
                 plan.cluster.context,
                 shell_line(&helm.path, &plan.args)
             );
-            let Result_::Ran(outcome) = result else {
+            let Step::Ran(outcome) = result else {
                 continue;
             };
             if !outcome.success {
@@ -117,9 +118,13 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             if args.diff {
-                let text = block_on(diff(&mesh, plan.cluster, &stream, &opts, hidden))?
-                    .with_context(|| format!("--diff for cluster {}", plan.cluster.name))?;
-                out!("{text}");
+                match block_on(diff(&mesh, plan.cluster, &stream, &opts, hidden))? {
+                    Ok(text) => out!("{text}"),
+                    Err(e) => {
+                        errln!("error: {}: --diff: {e:#}", plan.cluster.name);
+                        diff_failed.push(plan.cluster.name.as_str());
+                    }
+                }
             }
         }
     }
@@ -129,12 +134,12 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     let failed: Vec<&str> = plans
         .iter()
         .zip(&results)
-        .filter(|(_, r)| matches!(r, Result_::Ran(o) if !o.success))
+        .filter(|(_, r)| matches!(r, Step::Ran(o) if !o.success))
         .map(|(p, _)| p.cluster.name.as_str())
         .collect();
     if !failed.is_empty() {
         for (plan, result) in plans.iter().zip(&results) {
-            if let Result_::Ran(o) = result
+            if let Step::Ran(o) = result
                 && !o.success
             {
                 errln!("error: {}: helm failed ({}):", plan.cluster.name, o.status);
@@ -146,7 +151,7 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
         let skipped: Vec<&str> = plans
             .iter()
             .zip(&results)
-            .filter(|(_, r)| matches!(r, Result_::Skipped))
+            .filter(|(_, r)| matches!(r, Step::Skipped))
             .map(|(p, _)| p.cluster.name.as_str())
             .collect();
         if !skipped.is_empty() {
@@ -156,6 +161,13 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         errln!("error: helm failed on {}", failed.join(", "));
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    }
+    if !diff_failed.is_empty() {
+        errln!(
+            "error: --diff could not read the live objects of {}",
+            diff_failed.join(", ")
+        );
         return Ok(ExitCode::from(EXIT_PROBLEMS));
     }
     if args.wait && !dry_run {
@@ -249,9 +261,21 @@ async fn post_renderer(helm: &Helm) -> anyhow::Result<Renderer> {
             }
         );
     }
-    if which::which("kubectl-mesh").is_err() {
+    let Ok(on_path) = which::which("kubectl-mesh") else {
         bail!(
             "the mesh plugin runs `kubectl-mesh` from PATH, and there is none: put kubectl-mesh on PATH (e.g. install it with krew)"
+        );
+    };
+    let me = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok());
+    if let (Ok(plugin_runs), Some(me)) = (on_path.canonicalize(), me)
+        && plugin_runs != me
+    {
+        errln!(
+            "note: the mesh plugin renders with {} (kubectl-mesh on PATH), not this binary ({})",
+            plugin_runs.display(),
+            me.display()
         );
     }
     Ok(Renderer::Plugin)
@@ -331,7 +355,7 @@ struct Plan<'m> {
     args: Vec<OsString>,
 }
 
-enum Result_ {
+enum Step {
     Ran(Outcome),
     /// Not run: an earlier cluster failed.
     Skipped,
@@ -345,7 +369,7 @@ async fn run_all(
     parallel: usize,
     stop: bool,
     timeout: Duration,
-) -> Vec<Result_> {
+) -> Vec<Step> {
     use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
     let tty = std::io::stderr().is_terminal();
     let bars = MultiProgress::with_draw_target(if tty {
@@ -381,7 +405,7 @@ async fn run_all(
                 if stop && failed.load(Ordering::SeqCst) {
                     say(bar, name, "skipped: an earlier cluster failed".into());
                     bar.finish();
-                    return Result_::Skipped;
+                    return Step::Skipped;
                 }
                 bar.enable_steady_tick(Duration::from_millis(120));
                 say(
@@ -407,7 +431,7 @@ async fn run_all(
                     say(bar, name, format!("FAILED ({}): {last}", outcome.status));
                 }
                 bar.finish();
-                Result_::Ran(outcome)
+                Step::Ran(outcome)
             }
         })
         .buffered(parallel.max(1))
@@ -440,7 +464,7 @@ fn helm_summary(o: &Outcome) -> String {
     }
 }
 
-fn summary(plans: &[Plan], results: &[Result_], dry_run: bool) -> Vec<[String; 4]> {
+fn summary(plans: &[Plan], results: &[Step], dry_run: bool) -> Vec<[String; 4]> {
     let mut rows = vec![[
         "CLUSTER".to_string(),
         "CONTEXT".to_string(),
@@ -449,15 +473,15 @@ fn summary(plans: &[Plan], results: &[Result_], dry_run: bool) -> Vec<[String; 4
     ]];
     for (p, r) in plans.iter().zip(results) {
         let (result, detail) = match r {
-            Result_::Skipped => (
+            Step::Skipped => (
                 "skipped".to_string(),
                 "not run: an earlier cluster failed".to_string(),
             ),
-            Result_::Ran(o) if o.success => (
+            Step::Ran(o) if o.success => (
                 if dry_run { "dry-run ok" } else { "upgraded" }.to_string(),
                 helm_summary(o),
             ),
-            Result_::Ran(o) => ("FAILED".to_string(), o.last_lines(1).join("")),
+            Step::Ran(o) => ("FAILED".to_string(), o.last_lines(1).join("")),
         };
         rows.push([
             p.cluster.name.clone(),
