@@ -164,6 +164,7 @@ mod tests {
     fn text_has_a_mark_per_check_and_a_hint_under_each_problem() {
         let check = |id, status, hint: &str| Check {
             id,
+            from: "workstation".into(),
             status,
             message: format!("{id} says"),
             hint: hint.to_string(),

@@ -4,6 +4,7 @@
 pub mod edit;
 pub mod names;
 pub mod propose;
+pub mod service_list;
 pub mod services;
 pub mod state;
 pub mod troubleshoot;

@@ -17,10 +17,12 @@ use time::OffsetDateTime;
 use super::state::{Finding, Live};
 use super::{Cluster, Mesh};
 
+pub mod agents;
 mod config;
 mod etcd;
 mod network;
 mod plan;
+pub mod report;
 mod tls;
 
 pub use plan::{
@@ -45,6 +47,15 @@ pub const CHECKS: [&str; 14] = [
     "etcd-heartbeat",
     "etcd-sync",
 ];
+/// The checks from the agents' own report that the workstation has no equivalent of.
+pub const AGENT_CHECKS: [&str; 4] = [
+    "agent-report",
+    "agent-connected",
+    "agent-ready",
+    "agent-synced",
+];
+/// The `from` of the checks the workstation ran.
+pub const WORKSTATION: &str = "workstation";
 /// A certificate expiring sooner than this is a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
 /// The clustermesh-apiserver writes `cilium/.heartbeat` every minute; older than this is stale.
@@ -85,6 +96,8 @@ pub enum Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     pub id: &'static str,
+    /// The vantage point: `workstation`, or `agent/<pod>` (the pod whose own report it is).
+    pub from: String,
     pub status: Status,
     pub message: String,
     /// What to run or change; empty when the check is ok.
@@ -179,6 +192,7 @@ struct Judge<'a> {
 fn check(id: &'static str, status: Status, message: String, hint: String, details: Value) -> Check {
     Check {
         id,
+        from: WORKSTATION.to_string(),
         status,
         message,
         hint: if status == Status::Ok {
@@ -194,6 +208,7 @@ fn check(id: &'static str, status: Status, message: String, hint: String, detail
 fn not_checked(id: &'static str, why: String, first: &str) -> Check {
     Check {
         id,
+        from: WORKSTATION.to_string(),
         status: Status::Warn,
         message: format!("not checked: {why}"),
         hint: format!("fix `{first}` first"),

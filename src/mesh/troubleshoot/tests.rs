@@ -1,10 +1,10 @@
 use super::plan::split_url;
 use super::*;
 use crate::mesh::state::{self, MESH_DOMAIN, secret_text};
-use std::net::SocketAddr;
 use crate::render::certs::tests::test_ca;
 use crate::render::certs::{Ca, Issued, Leaf, issue};
 use base64::Engine;
+use std::net::SocketAddr;
 use time::Duration;
 
 fn b64(s: &str) -> String {
