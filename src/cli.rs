@@ -165,6 +165,10 @@ pub struct StatusArgs {
     /// How long --wait waits.
     #[arg(long, default_value = "5m", value_parser = crate::live::parse_timeout)]
     pub timeout: std::time::Duration,
+    /// Ask only N agents per cluster (spread over the Ready agents sorted by name) instead of
+    /// every Ready agent: for large clusters.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub agents: Option<u16>,
     /// Output format.
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<Output>,

@@ -76,7 +76,14 @@ fn connect_status_disconnect_two_clusters() {
             .contains("west.mesh.cilium.io:32379")
     );
 
-    // Healthy, and a second run changes nothing.
+    // Healthy once the agents report each other ready, and a second run changes nothing.
+    let out = lab.cmd().args(["status", "-o", "json"]).output().unwrap();
+    assert_eq!(
+        json_out(&out)["healthy"],
+        false,
+        "config alone is not healthy"
+    );
+    lab.script_agents_healthy();
     let out = lab.cmd().args(["status", "-o", "json"]).output().unwrap();
     let report = json_out(&out);
     assert_eq!(report["healthy"], true, "{report:#}");
@@ -250,6 +257,7 @@ fn three_clusters_through_kubectl_plugin_discovery() {
         assert_eq!(keys, peers);
         assert_eq!(lab.host_aliases(cluster).len(), 4);
     }
+    lab.script_agents_healthy();
     let out = kubectl_mesh(&["status"]).expect("kubectl ran before");
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{table}");
@@ -465,6 +473,7 @@ fn nodeport_trap_needs_same_port_kpr_and_cilium_before_1_19() {
             "{why}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        lab.script_agents_healthy();
         let out = lab.cmd().args(["status", "-o", "json"]).output().unwrap();
         assert_eq!(json_out(&out)["healthy"], true, "{why}");
     }
@@ -474,6 +483,7 @@ fn nodeport_trap_needs_same_port_kpr_and_cilium_before_1_19() {
 fn status_wait_returns_when_healthy_or_at_the_timeout() {
     let lab = Lab::start(&two());
     lab.cmd().arg("connect").assert().success();
+    lab.script_agents_healthy();
     lab.cmd()
         .args(["status", "--wait", "--timeout", "30s"])
         .timeout(std::time::Duration::from_secs(20))
@@ -525,6 +535,7 @@ fn host_alias_drift_is_reported_after_a_node_goes() {
             .unwrap()
             .contains("ips: [172.18.0.4]")
     );
+    lab.script_agents_healthy();
     let report = json_out(&lab.cmd().args(["status", "-o", "json"]).output().unwrap());
     assert_eq!(report["healthy"], true, "{report:#}");
 }
@@ -567,6 +578,7 @@ fn the_seed_lab_workflow_init_ca_sync_connect_status_disconnect() {
         "{synced}"
     );
     run(&["connect"]);
+    lab.script_agents_healthy();
     let status = run(&["status"]);
     assert!(
         status.contains("1/1") && !status.contains("Problems"),
@@ -630,6 +642,7 @@ fn connect_with_kvstoremesh_on_1_17_and_1_20_writes_what_render_renders() {
                 "{users}"
             );
         }
+        lab.script_agents_healthy();
         let report = json_out(&lab.cmd().args(["status", "-o", "json"]).output().unwrap());
         assert_eq!(report["healthy"], true, "{scenario}: {report:#}");
         // Rendering the chart with the recorded endpoints gives the same Secrets.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail};
 use serde_json::Value;
 
-use super::connect::grouped;
+use super::peering::grouped;
 use super::{EXIT_PROBLEMS, Reached, block_on, dry_run_yaml, load_mesh, reach_all};
 use crate::cli::{AffinityArg, AnnotateNamespaceArgs, AnnotateServiceArgs, ServiceKey};
 use crate::live::{ClusterClient, Kind, KubeOptions, WriteError};

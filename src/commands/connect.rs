@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use serde_json::Value;
 
+use super::peering::{changes, grouped, unknown_peers};
 use super::{EXIT_PROBLEMS, Reached, block_on, dry_run_yaml, load_mesh, load_mesh_ca, reach_all};
 use crate::cli::ConnectArgs;
 use crate::mesh::state::{self, Finding, Live};
 use crate::mesh::{Cluster, Mesh, edit};
-use crate::render::{Target, peer_changes};
 
 pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let path = &args.mesh.mesh;
@@ -130,7 +130,7 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_PROBLEMS));
     }
     if args.wait {
-        return super::status::wait_healthy(&connected, &opts, args.timeout, path);
+        return super::status::wait_healthy(&connected, &opts, args.timeout, path, None);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -183,26 +183,6 @@ fn missing(c: &Cluster, what: &str, mesh: &Mesh) -> Finding {
     }
 }
 
-/// What to write to cluster `c` so its peers are the mesh file's.
-pub fn changes(mesh: &Mesh, c: &Cluster, live: &Live) -> anyhow::Result<Vec<Value>> {
-    let target = Target {
-        mesh,
-        cluster: c,
-        mesh_ca: None,
-        now: time::OffsetDateTime::now_utc(),
-    };
-    peer_changes(live.peer_objects(), &target)
-        .with_context(|| format!("cluster {} (context {})", c.name, c.context))
-}
-
-/// Peers configured in a cluster that the mesh file does not know.
-pub fn unknown_peers(mesh: &Mesh, live: &Live) -> Vec<String> {
-    live.configured_peers()
-        .into_keys()
-        .filter(|p| mesh.cluster(p).is_err())
-        .collect()
-}
-
 /// The mesh file's new text with the endpoints of `connected`, or `None` when nothing changes.
 fn record_endpoints(
     path: &std::path::Path,
@@ -227,29 +207,4 @@ fn record_endpoints(
         }
     }
     Ok(changed.then_some(text))
-}
-
-/// Findings as lines, one per problem: the same problem in several clusters (a NodePort
-/// collision, say) is said once, naming them all.
-pub fn grouped(findings: &[Finding]) -> Vec<String> {
-    let mut groups: Vec<(Vec<&str>, &Finding)> = Vec::new();
-    for f in findings {
-        match groups
-            .iter_mut()
-            .find(|(_, g)| g.message == f.message && g.hint == f.hint)
-        {
-            Some((clusters, _)) => clusters.push(&f.cluster),
-            None => groups.push((vec![&f.cluster], f)),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(clusters, f)| {
-            let mut line = format!("{}: {}", clusters.join(", "), f.message);
-            if !f.hint.is_empty() {
-                line.push_str(&format!("\n    → {}", f.hint));
-            }
-            line
-        })
-        .collect()
 }

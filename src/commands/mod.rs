@@ -19,12 +19,14 @@ macro_rules! errln {
     }};
 }
 
+mod agents;
 mod annotate;
 mod ca;
 mod completion;
 mod connect;
 mod disconnect;
 mod init;
+mod peering;
 mod render;
 mod services;
 mod status;

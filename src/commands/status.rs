@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::connect::{changes, unknown_peers};
+use super::peering::{changes, grouped, unknown_peers};
 use super::{
     EXIT_PROBLEMS, Reached, block_on, load_mesh, load_mesh_ca, print_structured, reach_all,
 };
 use crate::cli::StatusArgs;
 use crate::live::KubeOptions;
 use crate::mesh::Mesh;
+use crate::mesh::agents::AgentsView;
 use crate::mesh::state::{self, Finding, Live};
 
 /// One row of the status table.
@@ -32,6 +33,9 @@ pub struct ClusterStatus {
     pub apiserver: Option<Ready>,
     pub identity: bool,
     pub peers: Peers,
+    /// What the agents themselves report (`cilium-dbg status`, `kvstoremesh-dbg status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_view: Option<AgentsView>,
     pub ca: bool,
     pub healthy: bool,
     pub problems: Vec<Finding>,
@@ -64,10 +68,11 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let path = &args.mesh.mesh;
     let mesh = load_mesh(path)?;
     let opts = args.kube.options();
+    let sample = args.agents.map(usize::from);
     if args.wait {
-        return wait_healthy(&mesh, &opts, args.timeout, path);
+        return wait_healthy(&mesh, &opts, args.timeout, path, sample);
     }
-    let report = check(&mesh, &opts, path)?;
+    let report = check(&mesh, &opts, path, sample)?;
     match args.output {
         Some(format) => print_structured(format, &serde_json::to_value(&report)?)?,
         None => out!("{}", table(&report)),
@@ -83,13 +88,24 @@ fn exit_code(report: &Report) -> ExitCode {
     }
 }
 
-/// Reads every cluster and assesses the mesh.
-pub fn check(mesh: &Mesh, opts: &KubeOptions, path: &Path) -> anyhow::Result<Report> {
+/// Reads every cluster, asks its agents (every Ready one, or `sample` of them) and assesses the
+/// mesh.
+pub fn check(
+    mesh: &Mesh,
+    opts: &KubeOptions,
+    path: &Path,
+    sample: Option<usize>,
+) -> anyhow::Result<Report> {
     let mesh_ca = load_mesh_ca(mesh, path)?;
-    let reached = block_on(reach_all(mesh, opts))??;
+    let (reached, views) = block_on(async {
+        let reached = reach_all(mesh, opts).await?;
+        let views = super::agents::views(mesh, &reached, opts, sample).await;
+        anyhow::Ok((reached, views))
+    })??;
     Ok(assess(
         mesh,
         &reached,
+        &views,
         mesh_ca.as_ref().map(|c| c.cert_pem.as_str()),
         &path.display().to_string(),
     ))
@@ -101,6 +117,7 @@ pub fn wait_healthy(
     opts: &KubeOptions,
     timeout: Duration,
     path: &Path,
+    sample: Option<usize>,
 ) -> anyhow::Result<ExitCode> {
     use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
     let bars = MultiProgress::new();
@@ -119,7 +136,7 @@ pub fn wait_healthy(
         .collect();
     let deadline = Instant::now() + timeout;
     loop {
-        let report = check(mesh, opts, path)?;
+        let report = check(mesh, opts, path, sample)?;
         for (bar, c) in lines.iter().zip(&report.clusters) {
             bar.set_message(match c.problems.first() {
                 None => "healthy".to_string(),
@@ -144,7 +161,13 @@ pub fn wait_healthy(
 }
 
 /// Every check of every cluster; pure on what was read.
-pub fn assess(mesh: &Mesh, reached: &[Reached], mesh_ca: Option<&str>, mesh_path: &str) -> Report {
+pub fn assess(
+    mesh: &Mesh,
+    reached: &[Reached],
+    views: &[Option<AgentsView>],
+    mesh_ca: Option<&str>,
+    mesh_path: &str,
+) -> Report {
     let live: Vec<Option<&Live>> = reached.iter().map(|r| r.live.as_ref().ok()).collect();
     let ok: Vec<_> = mesh
         .clusters
@@ -156,7 +179,7 @@ pub fn assess(mesh: &Mesh, reached: &[Reached], mesh_ca: Option<&str>, mesh_path
     shared.extend(state::nodeport_collisions(&ok));
 
     let mut clusters = Vec::new();
-    for ((c, r), l) in mesh.clusters.iter().zip(reached).zip(&live) {
+    for (((c, r), l), view) in mesh.clusters.iter().zip(reached).zip(&live).zip(views) {
         let mut problems: Vec<Finding> = Vec::new();
         let Some(l) = l else {
             let e = r
@@ -174,6 +197,7 @@ pub fn assess(mesh: &Mesh, reached: &[Reached], mesh_ca: Option<&str>, mesh_path
                 apiserver: None,
                 identity: false,
                 peers: Peers::default(),
+                agent_view: None,
                 ca: false,
                 healthy: false,
                 problems: vec![Finding {
@@ -256,6 +280,34 @@ pub fn assess(mesh: &Mesh, reached: &[Reached], mesh_ca: Option<&str>, mesh_path
             ));
         }
         problems.extend(drift(mesh, c, l, &ok));
+        // With the DaemonSet missing or no agent Ready, the config side has said it already.
+        let agents_said = problems.iter().any(|f| f.check == "agents");
+        if let Some(view) = view
+            .as_ref()
+            .filter(|v| !(agents_said && v.unreadable.is_some()))
+        {
+            let said = view.problems();
+            if said.is_empty() && !view.healthy() {
+                // Never healthy on a view that is not (a safety net: every such view has a
+                // problem to say).
+                problems.push(finding(
+                    c,
+                    "agents-peers",
+                    format!(
+                        "the agents do not all report every peer ready ({})",
+                        view.figure()
+                    ),
+                    "",
+                ));
+            }
+            for (check, message) in said {
+                let hint = match check {
+                    "agents-unreadable" => "",
+                    _ => "run `kubectl mesh troubleshoot` to see where the path breaks",
+                };
+                problems.push(finding(c, check, message, hint));
+            }
+        }
         let ca_ok = !shared
             .iter()
             .any(|f| f.cluster == c.name && f.check == "ca");
@@ -273,6 +325,7 @@ pub fn assess(mesh: &Mesh, reached: &[Reached], mesh_ca: Option<&str>, mesh_path
                 unknown: unknown_peers(mesh, l),
                 configured,
             },
+            agent_view: view.clone(),
             ca: ca_ok,
             healthy: problems.is_empty(),
             problems,
@@ -406,7 +459,10 @@ pub fn table(report: &Report) -> String {
             ready(&c.agents),
             ready(&c.apiserver),
             yes(c.identity).into(),
-            format!("{connected}/{}", c.peers.expected.len()),
+            match &c.agent_view {
+                Some(v) => format!("{connected}/{} cfg, {}", c.peers.expected.len(), v.figure()),
+                None => format!("{connected}/{} cfg", c.peers.expected.len()),
+            },
             yes(c.ca).into(),
             if c.healthy { "yes" } else { "no" }.into(),
         ]);
@@ -416,7 +472,7 @@ pub fn table(report: &Report) -> String {
     if !problems.is_empty() {
         out.push_str("\nProblems:\n");
         let problems: Vec<Finding> = problems.into_iter().cloned().collect();
-        for line in super::connect::grouped(&problems) {
+        for line in grouped(&problems) {
             out.push_str(&format!("  ✗ {line}\n"));
         }
     }

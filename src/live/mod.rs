@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -20,6 +20,7 @@ use crate::render::describe;
 
 pub mod etcd;
 mod exec;
+pub mod pod_exec;
 pub mod probe;
 
 use exec::{plugin_name, run_plugin};
@@ -46,6 +47,7 @@ pub enum Kind {
     Deployment,
     Namespace,
     EndpointSlice,
+    Pod,
 }
 
 impl Kind {
@@ -59,6 +61,7 @@ impl Kind {
             Kind::Deployment => ApiResource::erase::<Deployment>(&()),
             Kind::Namespace => ApiResource::erase::<Namespace>(&()),
             Kind::EndpointSlice => ApiResource::erase::<EndpointSlice>(&()),
+            Kind::Pod => ApiResource::erase::<Pod>(&()),
         }
     }
 
@@ -72,6 +75,7 @@ impl Kind {
             "Deployment" => Kind::Deployment,
             "Namespace" => Kind::Namespace,
             "EndpointSlice" => Kind::EndpointSlice,
+            "Pod" => Kind::Pod,
             _ => return None,
         })
     }

@@ -1,6 +1,7 @@
 //! The mesh file (`kubectl-mesh/v1alpha1`, kind `Mesh`): the single source of truth for every
 //! cluster's identity, CIDRs and clustermesh endpoint. Pure: parsing and validation, no I/O.
 
+pub mod agents;
 pub mod edit;
 pub mod names;
 pub mod propose;

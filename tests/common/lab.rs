@@ -103,6 +103,7 @@ impl Lab {
             let server = ApiServer::start_with(&stream);
             server.seed_yaml(&extras(spec));
             mark_ready(&server);
+            seed_pods(&server);
             servers.push(server);
         }
         let lab = Lab {
@@ -373,6 +374,100 @@ impl Lab {
         self.server(cluster).seed_yaml(&config.to_string());
     }
 
+    /// The names of `cluster`'s agent pods (the cilium DaemonSet's), sorted.
+    pub fn agent_pods(&self, cluster: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .server(cluster)
+            .list("v1", "Pod", Some("kube-system"))
+            .iter()
+            .filter(|p| p["metadata"]["labels"]["k8s-app"] == "cilium")
+            .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The name of `cluster`'s clustermesh-apiserver pod.
+    pub fn apiserver_pod(&self, cluster: &str) -> String {
+        self.server(cluster)
+            .list("v1", "Pod", Some("kube-system"))
+            .iter()
+            .find(|p| p["metadata"]["labels"]["k8s-app"] == "clustermesh-apiserver")
+            .and_then(|p| p["metadata"]["name"].as_str().map(str::to_string))
+            .expect("the lab has a clustermesh-apiserver pod")
+    }
+
+    /// Scripts what `cilium-dbg status -o json` prints in agent `pod` of `cluster`.
+    pub fn script_agent(&self, cluster: &str, pod: &str, stdout: &str) {
+        self.server(cluster).script_exec(
+            pod,
+            "cilium-agent",
+            &super::cilium::AGENT_STATUS,
+            mesh_test_apiserver::exec::ExecScript::ok(stdout),
+        );
+    }
+
+    /// Whether `cluster`'s clustermesh-apiserver runs KVStoreMesh (has a kvstoremesh container).
+    pub fn has_kvstoremesh(&self, cluster: &str) -> bool {
+        self.server(cluster)
+            .list("v1", "Pod", Some("kube-system"))
+            .iter()
+            .filter(|p| p["metadata"]["labels"]["k8s-app"] == "clustermesh-apiserver")
+            .flat_map(|p| {
+                p["spec"]["containers"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .any(|c| c["name"] == "kvstoremesh")
+    }
+
+    /// Scripts every agent of `cluster` to report each other cluster of the lab as `peer`
+    /// says (the agents' Cilium version is the cluster's); with KVStoreMesh, KVStoreMesh reports
+    /// them the same way and the agents see them through it.
+    pub fn script_agents(&self, cluster: &str, peer: super::cilium::Peer) {
+        let spec = self.spec(cluster).clone();
+        let kvstoremesh = self.has_kvstoremesh(cluster);
+        let remotes = |through_kvstoremesh: bool| -> Vec<Value> {
+            self.specs
+                .iter()
+                .filter(|p| p.name != cluster)
+                .map(|p| {
+                    super::cilium::remote_cluster(
+                        spec.version,
+                        p.name,
+                        p.id,
+                        p.node_ips.len(),
+                        peer,
+                        through_kvstoremesh,
+                    )
+                })
+                .collect()
+        };
+        let out = super::cilium::agent_status(remotes(kvstoremesh));
+        for pod in self.agent_pods(cluster) {
+            self.script_agent(cluster, &pod, &out);
+        }
+        if kvstoremesh {
+            self.server(cluster).script_exec(
+                &self.apiserver_pod(cluster),
+                "kvstoremesh",
+                &super::cilium::KVSTOREMESH_STATUS,
+                mesh_test_apiserver::exec::ExecScript::ok(super::cilium::kvstoremesh_status(
+                    remotes(false),
+                )),
+            );
+        }
+    }
+
+    /// Every agent of every cluster reports every other cluster ready: a healthy mesh, from
+    /// the agents' side too.
+    pub fn script_agents_healthy(&self) {
+        for s in &self.specs {
+            self.script_agents(s.name, super::cilium::Peer::Ready);
+        }
+    }
+
     fn spec(&self, cluster: &str) -> &Spec {
         self.specs
             .iter()
@@ -433,6 +528,69 @@ fn extras(spec: &Spec) -> String {
         "data": {"ClusterConfiguration": kubeadm},
     }));
     docs.iter().map(|d| format!("---\n{d}\n")).collect()
+}
+
+/// Suffixes of the DaemonSet's pod names, one per node (as the controller names them: five
+/// lowercase alphanumerics).
+const POD_SUFFIXES: [&str; 6] = ["x7k2p", "m4q9z", "b8n3f", "t2w6r", "h5d1c", "q9v4l"];
+
+/// The pods the kubelet would run: one Ready agent per node (the cilium DaemonSet's template)
+/// and one Ready clustermesh-apiserver (its Deployment's template), with their containers.
+fn seed_pods(server: &ApiServer) {
+    let nodes = server.list("v1", "Node", None);
+    let pod = |name: String, owner: (&str, &str, &Value), template: &Value, node: &str| {
+        let containers: Vec<Value> = template["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| json!({"name": c["name"], "image": c["image"]}))
+            .collect();
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "kube-system",
+                "labels": template["metadata"]["labels"],
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner.0, "name": owner.1,
+                    "uid": owner.2["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}]},
+            "spec": {"nodeName": node, "containers": containers},
+            "status": {"phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}, {"type": "ContainersReady", "status": "True"}]},
+        })
+    };
+    let mut docs = Vec::new();
+    if let Some(ds) = server.get("apps/v1", "DaemonSet", Some("kube-system"), "cilium") {
+        for (i, n) in nodes.iter().enumerate() {
+            let node = n["metadata"]["name"].as_str().unwrap_or_default();
+            docs.push(pod(
+                format!("cilium-{}", POD_SUFFIXES[i % POD_SUFFIXES.len()]),
+                ("DaemonSet", "cilium", &ds),
+                &ds["spec"]["template"],
+                node,
+            ));
+        }
+    }
+    if let Some(d) = server.get(
+        "apps/v1",
+        "Deployment",
+        Some("kube-system"),
+        "clustermesh-apiserver",
+    ) {
+        let node = nodes
+            .last()
+            .and_then(|n| n["metadata"]["name"].as_str())
+            .unwrap_or_default();
+        docs.push(pod(
+            "clustermesh-apiserver-5cf45db9cc-j4ssr".to_string(),
+            ("ReplicaSet", "clustermesh-apiserver-5cf45db9cc", &d),
+            &d["spec"]["template"],
+            node,
+        ));
+    }
+    server.seed_yaml(
+        &docs
+            .iter()
+            .map(|d| format!("---\n{d}\n"))
+            .collect::<String>(),
+    );
 }
 
 /// Gives the agents and the clustermesh-apiserver the status of a healthy cluster.

@@ -2,6 +2,7 @@
 //! the reference material lives, and what a test needs from the machine.
 #![allow(dead_code)]
 
+pub mod cilium;
 pub mod equiv;
 pub mod etcd;
 pub mod lab;

@@ -20,6 +20,7 @@
 
 pub mod discovery;
 pub mod error;
+pub mod exec;
 pub mod patch;
 pub mod protobuf;
 pub mod registry;
@@ -92,6 +93,7 @@ impl ApiServer {
             latency: Mutex::new(Duration::ZERO),
             requests: Mutex::new(Vec::new()),
             addr,
+            exec: Mutex::new(exec::ExecState::default()),
         });
         shared.notify();
         let (tx, rx) = oneshot::channel();
@@ -246,6 +248,25 @@ impl ApiServer {
     pub fn clear_requests(&self) {
         lock(&self.shared.requests).clear();
     }
+
+    /// Scripts what `argv` run in `pod`'s `container` prints and how it exits (replacing an
+    /// earlier script: a test may flip it while a client polls). Unscripted commands fail as a
+    /// binary missing from the image does.
+    pub fn script_exec(&self, pod: &str, container: &str, argv: &[&str], script: exec::ExecScript) {
+        lock(&self.shared.exec)
+            .scripts
+            .insert(exec::key(pod, container, argv), script);
+    }
+
+    /// While on, every exec is refused with 403 Forbidden (no `create` on `pods/exec`).
+    pub fn set_exec_forbidden(&self, on: bool) {
+        lock(&self.shared.exec).forbidden = on;
+    }
+
+    /// Every exec received so far (after the authorization check), in arrival order.
+    pub fn exec_calls(&self) -> Vec<exec::ExecCall> {
+        lock(&self.shared.exec).calls.clone()
+    }
 }
 
 impl Drop for ApiServer {
@@ -279,6 +300,7 @@ async fn serve(
                     let svc = service_fn(move |req| server::handle(shared.clone(), req));
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
                         .await;
                 });
             }

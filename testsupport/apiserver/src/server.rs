@@ -53,6 +53,8 @@ pub struct Shared {
     pub requests: Mutex<Vec<RecordedRequest>>,
     /// Bound address.
     pub addr: SocketAddr,
+    /// Scripts and switches of the `pods/exec` subresource.
+    pub exec: Mutex<crate::exec::ExecState>,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicking test must not cascade).
@@ -72,7 +74,12 @@ fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).boxed()
 }
 
-fn json_response(code: u16, v: &Value) -> Response<Body> {
+/// An empty body (the 101 of a WebSocket upgrade).
+pub(crate) fn empty() -> Body {
+    full(Bytes::new())
+}
+
+pub(crate) fn json_response(code: u16, v: &Value) -> Response<Body> {
     json_response_as(code, v, "application/json")
 }
 
@@ -122,6 +129,10 @@ pub async fn handle(
     let latency = *lock(&shared.latency);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    // The exec subresource upgrades the connection: served before any body is read.
+    if let Some((ns, pod)) = crate::exec::exec_target(req.uri().path()) {
+        return Ok(crate::exec::serve(&shared, req, ns, pod));
     }
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {

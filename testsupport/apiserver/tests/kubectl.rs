@@ -282,3 +282,99 @@ status: {numberReady: 3, desiredNumberScheduled: 3}
     // The other cluster saw none of it.
     assert_eq!(west.write_count(), 0);
 }
+
+/// `kubectl exec` (WebSocket, v5 then v4 as kubectl 1.32 offers them) against the exec
+/// subresource: scripted output, stderr, exit codes, a missing binary, 403.
+#[test]
+fn real_kubectl_exec() {
+    use mesh_test_apiserver::exec::ExecScript;
+    let Some(bin) = find_kubectl() else {
+        let opted_out = std::env::var("KUBECTL_MESH_TEST_OPT_OUT")
+            .is_ok_and(|v| v.split(',').any(|n| matches!(n.trim(), "kubectl" | "all")));
+        let install = "apt-get install -y kubernetes-client   # or: scripts/test";
+        assert!(
+            opted_out,
+            "real_kubectl_exec needs kubectl, which is missing.\n  install it: {install}\n  or opt out explicitly: KUBECTL_MESH_TEST_OPT_OUT=kubectl (or =all)"
+        );
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "OPTED OUT: real_kubectl_exec: did not run what needs kubectl; install: {install}"
+        );
+        return;
+    };
+    let server = ApiServer::start_with(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: cilium-x7k2p, namespace: kube-system, labels: {k8s-app: cilium}}
+spec: {nodeName: east-worker, containers: [{name: cilium-agent, image: "quay.io/cilium/cilium:v1.17.6"}]}
+status: {phase: Running, conditions: [{type: Ready, status: "True"}]}
+"#,
+    );
+    let k = Kubectl {
+        bin,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    write_kubeconfig(&k.kubeconfig(), &[("east", &server.url())], Some("east"));
+    let argv = ["cilium-dbg", "status", "-o", "json"];
+    server.script_exec(
+        "cilium-x7k2p",
+        "cilium-agent",
+        &argv,
+        ExecScript::ok(r#"{"cluster-mesh":{"clusters":[]}}"#),
+    );
+    let exec = |extra: &[&str]| {
+        let mut args = vec![
+            "-n",
+            "kube-system",
+            "exec",
+            "cilium-x7k2p",
+            "-c",
+            "cilium-agent",
+            "--",
+        ];
+        args.extend_from_slice(extra);
+        k.run(&args)
+    };
+    let (code, out, err) = exec(&argv);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out, r#"{"cluster-mesh":{"clusters":[]}}"#);
+    let calls = server.exec_calls();
+    assert_eq!(
+        calls.last().unwrap().protocol,
+        "v5.channel.k8s.io",
+        "{calls:?}"
+    );
+    assert_eq!(calls.last().unwrap().argv, argv);
+
+    server.script_exec(
+        "cilium-x7k2p",
+        "cilium-agent",
+        &["false"],
+        ExecScript {
+            stdout: b"partial\n".to_vec(),
+            stderr: b"boom\n".to_vec(),
+            exit_code: 3,
+        },
+    );
+    let (code, out, err) = exec(&["false"]);
+    assert_eq!(
+        code, 3,
+        "kubectl exits with the command's code:\n{out}\n{err}"
+    );
+    assert_eq!(out, "partial\n");
+    assert!(err.contains("boom"), "{err}");
+
+    let (code, _, err) = exec(&["not-there"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("executable file not found in $PATH"), "{err}");
+
+    server.set_exec_forbidden(true);
+    let (code, _, err) = exec(&argv);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("cannot create resource \"pods/exec\""),
+        "{err}"
+    );
+}
