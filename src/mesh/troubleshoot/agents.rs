@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use super::report::{self, EndpointLines, Section};
 use super::{Check, EXPIRY_WARNING_DAYS, HEARTBEAT_KEY, Status};
+use crate::mesh::agents::PeerView;
 
 /// Where the agents' report came from.
 #[derive(Debug, Clone)]
@@ -486,6 +487,125 @@ fn etcd(v: &Vantage, s: &Section) -> Check {
     }
 }
 
+/// The agent's connected / ready / synced state for B from `cilium-dbg status -o json`
+/// (`ClusterMeshStatus` → `RemoteCluster`, judged by [`crate::mesh::agents::judge_peer`]) as
+/// checks of their own: `agent-connected`, `agent-ready`, `agent-synced`. `Err`: the status could
+/// not be read, with why.
+pub fn status_checks(v: &Vantage, peer: &Result<PeerView, String>) -> Vec<Check> {
+    let p = match peer {
+        Ok(p) => p,
+        Err(e) => {
+            return vec![v.check(
+                "agent-connected",
+                Status::Fail,
+                format!("agents not readable: {e}"),
+                v.rerun(),
+            )];
+        }
+    };
+    let details = serde_json::to_value(p).unwrap_or_default();
+    let fix = format!(
+        "see why: `kubectl exec -n {} {} -c {} -- cilium-dbg status --all-clusters`, and `kubectl mesh troubleshoot {} {}`",
+        v.namespace, v.pod, v.container, v.from, v.to
+    );
+    let failures = if p.num_failures > 0 {
+        format!(
+            ", {} failure(s){}",
+            p.num_failures,
+            p.last_failure
+                .as_deref()
+                .map(|t| format!(", last at {t}"))
+                .unwrap_or_default()
+        )
+    } else {
+        String::new()
+    };
+    let status = if p.status.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", p.status)
+    };
+    let connected = if !p.known {
+        v.with(
+            "agent-connected",
+            Status::Fail,
+            format!("{} does not know {}", v.who(), v.to),
+            fix.clone(),
+            details.clone(),
+        )
+    } else if !p.connected {
+        v.with(
+            "agent-connected",
+            Status::Fail,
+            format!("{} is not connected to {}{status}{failures}", v.who(), v.to),
+            fix.clone(),
+            details.clone(),
+        )
+    } else {
+        v.with(
+            "agent-connected",
+            Status::Ok,
+            format!("{} is connected to {}{failures}", v.who(), v.to),
+            String::new(),
+            details.clone(),
+        )
+    };
+    if connected.status != Status::Ok {
+        return vec![
+            connected,
+            v.not_checked("agent-ready", "not connected", "agent-connected"),
+            v.not_checked("agent-synced", "not connected", "agent-connected"),
+        ];
+    }
+    let ready = match (&p.problem, p.ready) {
+        (None, true) => v.check(
+            "agent-ready",
+            Status::Ok,
+            format!(
+                "{} reports {} ready ({} node(s), {} endpoint(s))",
+                v.who(),
+                v.to,
+                p.num_nodes,
+                p.num_endpoints
+            ),
+            String::new(),
+        ),
+        (Some(problem), _) => v.check(
+            "agent-ready",
+            Status::Fail,
+            format!("{}: {problem}", v.who()),
+            fix.clone(),
+        ),
+        (None, false) => v.check(
+            "agent-ready",
+            Status::Fail,
+            format!("{} reports {} not ready{status}", v.who(), v.to),
+            fix.clone(),
+        ),
+    };
+    let synced = if p.not_synced.is_empty() {
+        v.check(
+            "agent-synced",
+            Status::Ok,
+            format!("initial sync from {} done", v.to),
+            String::new(),
+        )
+    } else {
+        v.check(
+            "agent-synced",
+            Status::Fail,
+            format!(
+                "{} has not finished its initial sync from {}: {}",
+                v.who(),
+                v.to,
+                p.not_synced.join(", ")
+            ),
+            fix,
+        )
+    };
+    vec![connected, ready, synced]
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::report::parse;
@@ -593,5 +713,63 @@ mod tests {
         let checks = agent_checks(&vantage(), &Ok(parse(&text).unwrap()), now());
         let c = checks.iter().find(|c| c.id == "cert-expiry").unwrap();
         assert_eq!(c.status, Status::Fail, "{c:?}");
+    }
+
+    fn peer(connected: bool, ready: bool, not_synced: Vec<&'static str>) -> PeerView {
+        PeerView {
+            peer: "east".into(),
+            known: true,
+            connected,
+            ready,
+            status: String::new(),
+            config_retrieved: Some(true),
+            cluster_id: Some(2),
+            not_synced,
+            num_nodes: 2,
+            num_endpoints: 4,
+            num_failures: 0,
+            last_failure: None,
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn the_agents_status_gives_connected_ready_and_synced() {
+        let v = vantage();
+        let ok = status_checks(&v, &Ok(peer(true, true, vec![])));
+        assert_eq!(
+            statuses(&ok),
+            [
+                ("agent-connected", Status::Ok),
+                ("agent-ready", Status::Ok),
+                ("agent-synced", Status::Ok)
+            ]
+        );
+        let mut down = peer(false, false, vec![]);
+        down.num_failures = 3;
+        down.status = "tls: bad certificate".into();
+        let c = status_checks(&v, &Ok(down));
+        assert_eq!(c[0].status, Status::Fail);
+        assert!(c[0].message.contains("3 failure(s)"), "{}", c[0].message);
+        assert!(c[1..].iter().all(|c| c.status == Status::Warn));
+        let mut partial = peer(true, false, vec!["services", "endpoints"]);
+        partial.problem = Some("connected to east but not synced yet (services, endpoints)".into());
+        let c = status_checks(&v, &Ok(partial));
+        assert_eq!(
+            statuses(&c),
+            [
+                ("agent-connected", Status::Ok),
+                ("agent-ready", Status::Fail),
+                ("agent-synced", Status::Fail)
+            ]
+        );
+        let unknown = PeerView {
+            known: false,
+            ..peer(false, false, vec![])
+        };
+        assert_eq!(status_checks(&v, &Ok(unknown))[0].status, Status::Fail);
+        let c = status_checks(&v, &Err("forbidden".into()));
+        assert_eq!(statuses(&c), [("agent-connected", Status::Fail)]);
+        assert!(c[0].message.starts_with("agents not readable"));
     }
 }
