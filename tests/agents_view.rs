@@ -298,6 +298,95 @@ fn no_exec_permission_is_reported_per_cluster_never_healthy() {
     );
 }
 
+/// With KVStoreMesh, the component that dials the peers is the clustermesh-apiserver's
+/// kvstoremesh container: its `kvstoremesh-dbg troubleshoot <peer>` (clustermesh-apiserver/
+/// kvstoremesh-dbg/troubleshoot.go, the same sections) is the path's report; the agents' status
+/// still gives agent-connected/ready/synced. A firewall between the node networks shows as the
+/// agents' side failing `tcp`.
+#[test]
+fn with_kvstoremesh_the_apiserver_reports_the_path() {
+    let specs = two("v1.20.0");
+    let lab = Lab::start_from(
+        &common::data("refcases/kvstoremesh-1.20.0/base.yaml"),
+        &specs,
+    );
+    assert!(lab.has_kvstoremesh("west"));
+    lab.script_agents_healthy();
+    let script = |cluster: &str, peer: &str, report: &str| -> String {
+        let pod = lab.apiserver_pod(cluster);
+        lab.server(cluster).script_exec(
+            &pod,
+            "kvstoremesh",
+            &["kvstoremesh-dbg", "troubleshoot", peer],
+            ExecScript::ok(report),
+        );
+        pod
+    };
+    let west = script(
+        "west",
+        "east",
+        &troubleshoot_report("east", "172.18.0.4", 32380, Tls::Ok),
+    );
+    // East's KVStoreMesh cannot reach west's NodePort: `etcdDbgEndpoint` stops after TCP.
+    let firewalled = troubleshoot_report("west", "172.18.0.2", 32379, Tls::Ok)
+        .replace(
+            "     ✅ TCP connection successfully established to 172.18.0.2:32379\n     ✅ TLS connection successfully established to 172.18.0.2:32379\n     ℹ️  Negotiated TLS version: TLS 1.3, ciphersuite TLS_AES_128_GCM_SHA256\n     ℹ️  Etcd server version: 3.5.17\n",
+            "     ❌ Cannot establish TCP connection to west.mesh.cilium.io:32379: dial tcp 172.18.0.2:32379: i/o timeout\n",
+        )
+        .replace(
+            "   ✅ Etcd connection successfully established\n   ℹ️  Etcd cluster ID: 8e9e05c52164694d\n",
+            "   ❌ Failed to establish connection: context deadline exceeded\n",
+        );
+    assert!(firewalled.contains("i/o timeout"));
+    let east = script("east", "west", &firewalled);
+
+    let (code, report, all) = troubleshoot(&lab, &["--from", "agents", "-o", "json"]);
+    assert_eq!(code, Some(1), "{all}");
+    let west_checks = checks(&report, "west", "east");
+    assert!(
+        west_checks.iter().all(|c| c["status"] == "ok"),
+        "{report:#}"
+    );
+    let config = west_checks
+        .iter()
+        .find(|c| c["id"] == "peer-config")
+        .unwrap();
+    assert_eq!(config["from"], format!("agent/{west}"));
+    assert!(
+        config["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("west's KVStoreMesh ({west}) reads")),
+        "{config}"
+    );
+    let agent = lab.agent_pods("west")[0].clone();
+    let connected = west_checks
+        .iter()
+        .find(|c| c["id"] == "agent-connected")
+        .unwrap();
+    assert_eq!(connected["from"], format!("agent/{agent}"));
+    let east_checks = checks(&report, "east", "west");
+    let status = |id: &str| {
+        east_checks
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| {
+                (
+                    c["from"].as_str().unwrap().to_string(),
+                    c["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(status("tcp"), (format!("agent/{east}"), "fail".to_string()));
+    assert_eq!(
+        status("tls-verify").1,
+        "warn",
+        "not checked after TCP: {report:#}"
+    );
+    assert_eq!(status("etcd-heartbeat").1, "fail");
+}
+
 /// The lab's `webpod` backends: the EndpointSlice addresses `Lab::seed_webpod_endpoints` writes.
 fn webpod_ips(lab: &Lab, cluster: &str, n: usize) -> Vec<String> {
     let spec = lab.specs.iter().find(|s| s.name == cluster).unwrap();
