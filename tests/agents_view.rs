@@ -511,6 +511,18 @@ fn services_from_agents_reports_where_the_agents_disagree() {
         "{report:#}"
     );
 
+    let out = lab
+        .cmd()
+        .args(["services", "--from-agents"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{table}");
+    assert!(table.contains("USES     AGENT"), "{table}");
+    assert!(table.contains("west:2   west:2 east:2 ✗"), "{table}");
+    assert!(table.contains("east:2   east:2\n"), "{table}");
+
     // No exec permission in east: a problem naming the RBAC, never agreement.
     script_service_list(&lab, "west", &service_list(&all(true, false)));
     lab.server("east").set_exec_forbidden(true);

@@ -447,7 +447,28 @@ pub fn table(mesh: &Mesh, report: &Report) -> String {
             first = false;
         }
     }
-    let mut out = super::format_table(&rows);
+    let with_agents = report.services.iter().any(|s| !s.agents.is_empty());
+    let mut out = if with_agents {
+        let mut wide: Vec<[String; 9]> = Vec::new();
+        let mut current: Option<&ServiceReport> = None;
+        let mut services = report.services.iter();
+        for (i, r) in rows.iter().enumerate() {
+            if i > 0 && !r[0].is_empty() {
+                current = services.next();
+            }
+            let agent = if i == 0 {
+                "AGENT".to_string()
+            } else {
+                current.map_or_else(|| "-".to_string(), |s| agent_cell(s, &r[1]))
+            };
+            wide.push(std::array::from_fn(|k| {
+                if k < 8 { r[k].clone() } else { agent.clone() }
+            }));
+        }
+        super::format_table(&wide)
+    } else {
+        super::format_table(&rows)
+    };
     let mut problems: Vec<String> = report
         .unreachable
         .iter()
@@ -472,6 +493,19 @@ pub fn table(mesh: &Mesh, report: &Report) -> String {
         }
     }
     out
+}
+
+/// What the agent of `cluster` uses for the Service: `west:2 east:2`, with `✗` where it differs
+/// from USES, `unreadable` when it could not be asked, `-` when not asked.
+fn agent_cell(s: &ServiceReport, cluster: &str) -> String {
+    match s.agents.iter().find(|a| a.cluster == cluster) {
+        None => "-".to_string(),
+        Some(a) => match &a.seen {
+            None => "unreadable ✗".to_string(),
+            Some(seen) if a.agrees => service_list::uses_text(&seen.uses),
+            Some(seen) => format!("{} ✗", service_list::uses_text(&seen.uses)),
+        },
+    }
 }
 
 fn cluster_row(label: String, c: &ClusterService) -> [String; 8] {
