@@ -318,6 +318,11 @@ pub struct ServicesArgs {
     /// Look in every namespace.
     #[arg(long, short = 'A')]
     pub all_namespaces: bool,
+    /// Also read the backends each cluster's agents actually use (`cilium-dbg service list` in
+    /// one Ready agent per cluster; needs `create` on `pods/exec`) and report where they differ
+    /// from the prediction.
+    #[arg(long)]
+    pub from_agents: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<Output>,
@@ -332,6 +337,11 @@ pub struct TroubleshootArgs {
     /// Only the paths from or to these clusters (default: every ordered pair of the mesh).
     #[arg(value_name = "CLUSTER")]
     pub clusters: Vec<String>,
+    /// Vantage point: probe from this workstation, ask each cluster's agents (`cilium-dbg
+    /// troubleshoot clustermesh` and `cilium-dbg status` in one Ready agent, or
+    /// `kvstoremesh-dbg troubleshoot` with KVStoreMesh; needs `create` on `pods/exec`), or both.
+    #[arg(long, value_enum, default_value = "both")]
+    pub from: Vantage,
     #[command(flatten)]
     pub mesh: MeshArg,
     /// Output format.
@@ -339,6 +349,23 @@ pub struct TroubleshootArgs {
     pub output: Option<Output>,
     #[command(flatten)]
     pub kube: KubeArgs,
+}
+
+/// Where `troubleshoot` looks at a path from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Vantage {
+    Agents,
+    Workstation,
+    Both,
+}
+
+impl Vantage {
+    pub fn workstation(self) -> bool {
+        self != Vantage::Agents
+    }
+    pub fn agents(self) -> bool {
+        self != Vantage::Workstation
+    }
 }
 
 /// Where the mesh file is.

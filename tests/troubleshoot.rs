@@ -517,7 +517,15 @@ fn the_nodeport_trap_is_a_failed_check_on_the_affected_pairs() {
     let run = |lab: &Lab| {
         let out = lab
             .cmd()
-            .args(["troubleshoot", "-o", "json", "--request-timeout", "2s"])
+            .args([
+                "troubleshoot",
+                "--from",
+                "workstation",
+                "-o",
+                "json",
+                "--request-timeout",
+                "2s",
+            ])
             .output()
             .unwrap();
         let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -579,10 +587,13 @@ fn a_healthy_mesh_through_kubectl_plugin_discovery() {
     let Some(lab) = EtcdLab::start(&["west", "east"]) else {
         return;
     };
-    let Some(out) = lab
-        .lab
-        .kubectl_mesh(&["troubleshoot", "--request-timeout", "5s"])
-    else {
+    let Some(out) = lab.lab.kubectl_mesh(&[
+        "troubleshoot",
+        "--from",
+        "workstation",
+        "--request-timeout",
+        "5s",
+    ]) else {
         return;
     };
     let text = String::from_utf8_lossy(&out.stdout);

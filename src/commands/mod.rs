@@ -19,6 +19,7 @@ macro_rules! errln {
     }};
 }
 
+mod agent_exec;
 mod agents;
 mod annotate;
 mod ca;

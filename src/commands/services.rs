@@ -12,6 +12,7 @@ use super::{EXIT_PROBLEMS, Reached, block_on, load_mesh, print_structured, reach
 use crate::cli::ServicesArgs;
 use crate::live::{ClusterClient, Kind};
 use crate::mesh::Mesh;
+use crate::mesh::service_list::{self, AgentUse};
 use crate::mesh::services::{self as svc, Affinity, ClusterService, Keys};
 use crate::mesh::state::Live;
 
@@ -38,6 +39,24 @@ pub struct ServiceReport {
     /// Worth knowing, not wrong (legacy annotation keys).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// With `--from-agents`: what one agent of each cluster that has the Service actually uses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<AgentView>,
+}
+
+/// One agent's actual selection for a Service, or why it could not be read.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentView {
+    pub cluster: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(flatten)]
+    pub seen: Option<AgentUse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Whether it matches the prediction (`uses`).
+    pub agrees: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,7 +106,15 @@ pub fn run(args: ServicesArgs) -> anyhow::Result<ExitCode> {
             (_, Err(e)) => Err(format!("{e:#}")),
         })
         .collect();
-    let report = assess(&mesh, &lives, name);
+    let mut report = assess(&mesh, &lives, name);
+    if args.from_agents {
+        let lists = block_on(crate::live::for_each(
+            reached.iter().collect(),
+            opts.parallel,
+            agent_service_list,
+        ))?;
+        compare_agents(&mesh, &mut report, &lists);
+    }
     let place = match ns {
         Some(ns) => format!("in namespace {ns}"),
         None => "in any namespace".to_string(),
@@ -115,6 +142,76 @@ pub fn run(args: ServicesArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What `cilium-dbg service list -o json` prints in one Ready agent (cilium-dbg/cmd/
+/// service_list.go), as (pod, services), or why it could not be read.
+pub const SERVICE_LIST: [&str; 5] = ["cilium-dbg", "service", "list", "-o", "json"];
+
+async fn agent_service_list(r: &Reached) -> Result<(String, Vec<Value>), String> {
+    let (client, live) = match (&r.client, &r.live) {
+        (Some(c), Ok(l)) => (c, l),
+        (_, Err(e)) => return Err(format!("cannot read the cluster: {e:#}")),
+        (None, Ok(_)) => return Err("no client for the cluster".to_string()),
+    };
+    let pod =
+        super::agent_exec::one_ready_pod(client, live.agents.as_ref(), "DaemonSet cilium").await?;
+    let argv: Vec<String> = SERVICE_LIST.iter().map(|s| s.to_string()).collect();
+    let ran = super::agent_exec::run(client, &pod, super::agents::AGENT_CONTAINER, &argv).await;
+    let o = ran.output?;
+    let what = SERVICE_LIST.join(" ");
+    match service_list::parse(&super::agent_exec::stdout_text(&o)) {
+        Ok(list) => Ok((pod, list)),
+        Err(e) if o.exit_code != 0 => Err(format!(
+            "`{what}` in {pod} {}: {e}",
+            super::agent_exec::exit_note(&o)
+        )),
+        Err(e) => Err(format!("`{what}` in {pod}: {e}")),
+    }
+}
+
+/// Adds each agent's actual selection to every Service, and a problem where it differs from
+/// the prediction or could not be read (never counted as agreeing).
+fn compare_agents(
+    mesh: &Mesh,
+    report: &mut Report,
+    lists: &[Result<(String, Vec<Value>), String>],
+) {
+    for s in &mut report.services {
+        for cs in &s.clusters {
+            let Some(i) = mesh.clusters.iter().position(|c| c.name == cs.cluster) else {
+                continue;
+            };
+            let view = match &lists[i] {
+                Err(e) => {
+                    s.problems
+                        .push(format!("{}: agents not readable: {e}", cs.cluster));
+                    AgentView {
+                        cluster: cs.cluster.clone(),
+                        pod: None,
+                        seen: None,
+                        error: Some(e.clone()),
+                        agrees: false,
+                    }
+                }
+                Ok((pod, list)) => {
+                    let seen = service_list::agent_use(list, &s.namespace, &s.name, &mesh.clusters);
+                    let differs = service_list::disagreement(pod, &cs.uses, &seen);
+                    if let Some(d) = &differs {
+                        s.problems.push(format!("{}: {d}", cs.cluster));
+                    }
+                    AgentView {
+                        cluster: cs.cluster.clone(),
+                        pod: Some(pod.clone()),
+                        seen: Some(seen),
+                        error: None,
+                        agrees: differs.is_none(),
+                    }
+                }
+            };
+            s.agents.push(view);
+        }
+    }
 }
 
 /// Services, their EndpointSlices and (on 1.20+) the namespaces of one cluster.
@@ -258,6 +355,7 @@ pub fn assess(
             missing,
             problems,
             warnings,
+            agents: Vec::new(),
         });
     }
     Report {
@@ -370,7 +468,28 @@ pub fn table(mesh: &Mesh, report: &Report) -> String {
             first = false;
         }
     }
-    let mut out = super::format_table(&rows);
+    let with_agents = report.services.iter().any(|s| !s.agents.is_empty());
+    let mut out = if with_agents {
+        let mut wide: Vec<[String; 9]> = Vec::new();
+        let mut current: Option<&ServiceReport> = None;
+        let mut services = report.services.iter();
+        for (i, r) in rows.iter().enumerate() {
+            if i > 0 && !r[0].is_empty() {
+                current = services.next();
+            }
+            let agent = if i == 0 {
+                "AGENT".to_string()
+            } else {
+                current.map_or_else(|| "-".to_string(), |s| agent_cell(s, &r[1]))
+            };
+            wide.push(std::array::from_fn(|k| {
+                if k < 8 { r[k].clone() } else { agent.clone() }
+            }));
+        }
+        super::format_table(&wide)
+    } else {
+        super::format_table(&rows)
+    };
     let mut problems: Vec<String> = report
         .unreachable
         .iter()
@@ -395,6 +514,19 @@ pub fn table(mesh: &Mesh, report: &Report) -> String {
         }
     }
     out
+}
+
+/// What the agent of `cluster` uses for the Service: `west:2 east:2`, with `✗` where it differs
+/// from USES, `unreadable` when it could not be asked, `-` when not asked.
+fn agent_cell(s: &ServiceReport, cluster: &str) -> String {
+    match s.agents.iter().find(|a| a.cluster == cluster) {
+        None => "-".to_string(),
+        Some(a) => match &a.seen {
+            None => "unreadable ✗".to_string(),
+            Some(seen) if a.agrees => service_list::uses_text(&seen.uses),
+            Some(seen) => format!("{} ✗", service_list::uses_text(&seen.uses)),
+        },
+    }
 }
 
 fn cluster_row(label: String, c: &ClusterService) -> [String; 8] {

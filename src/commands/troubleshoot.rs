@@ -1,15 +1,23 @@
 //! `kubectl mesh troubleshoot`: every ordered pair of the mesh (A → B), walked the way A's
 //! agents walk it — A's etcd config, host aliases, client certificate and trusted CA, against B's
-//! live state and B's etcd — with one line per check and what to run for each problem.
+//! live state and B's etcd — with one line per check and what to run for each problem. With
+//! `--from agents` (or `both`, the default) the same path is also read from inside A: the report
+//! of `cilium-dbg troubleshoot clustermesh` in one Ready agent (`kvstoremesh-dbg troubleshoot` in
+//! the clustermesh-apiserver with KVStoreMesh) and the agent's `cilium-dbg status -o json`.
 
 use std::process::ExitCode;
 
 use anyhow::bail;
 
-use super::{EXIT_PROBLEMS, block_on, load_mesh, print_structured, reach_all};
+use super::agent_exec::{self, Ran};
+use super::agents::{AGENT_CONTAINER, AGENT_STATUS, KVSTOREMESH_CONTAINER};
+use super::{EXIT_PROBLEMS, Reached, block_on, load_mesh, print_structured, reach_all};
 use crate::cli::TroubleshootArgs;
+use crate::live::ClusterClient;
+use crate::mesh::agents::{judge_peer, parse_agent_status};
 use crate::mesh::state::{self, Live};
-use crate::mesh::troubleshoot::{self, Pair, PairReport, Plan, Report, Status};
+use crate::mesh::troubleshoot::agents::{Vantage, agent_checks, status_checks};
+use crate::mesh::troubleshoot::{self, Check, Pair, PairReport, Plan, Report, Status, report};
 use crate::mesh::{Cluster, Mesh};
 
 pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
@@ -38,10 +46,10 @@ pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let collisions = state::nodeport_collisions(&readable);
     let mesh_path = path.display().to_string();
-    let pairs = ordered_pairs(&mesh, &args.clusters);
-    let pairs: Vec<Pair> = pairs
-        .into_iter()
-        .map(|(a, b)| Pair {
+    let indices = ordered_pairs(&mesh, &args.clusters);
+    let pairs: Vec<Pair> = indices
+        .iter()
+        .map(|&(a, b)| Pair {
             mesh: &mesh,
             mesh_path: &mesh_path,
             from: &mesh.clusters[a],
@@ -50,23 +58,62 @@ pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
             to_live: lives[b].clone(),
         })
         .collect();
-    let plans: Vec<Plan> = pairs.iter().map(troubleshoot::plan).collect();
-    let timeout = opts.request_timeout;
-    let probes = block_on(crate::live::for_each(
-        plans.iter().collect(),
-        opts.parallel,
-        |plan: &Plan| crate::live::probe::probe_path(plan, timeout),
-    ))?;
     let now = time::OffsetDateTime::now_utc();
+    let mut checks: Vec<Vec<Check>> = vec![Vec::new(); pairs.len()];
+    if args.from.workstation() {
+        let plans: Vec<Plan> = pairs.iter().map(troubleshoot::plan).collect();
+        let timeout = opts.request_timeout;
+        let probes = block_on(crate::live::for_each(
+            plans.iter().collect(),
+            opts.parallel,
+            |plan: &Plan| crate::live::probe::probe_path(plan, timeout),
+        ))?;
+        for (i, (pair, (plan, probe))) in pairs.iter().zip(plans.iter().zip(&probes)).enumerate() {
+            checks[i].extend(troubleshoot::judge(pair, plan, probe, &collisions, now));
+        }
+    }
+    if args.from.agents() {
+        let sources: Vec<usize> = {
+            let mut a: Vec<usize> = indices.iter().map(|p| p.0).collect();
+            a.dedup();
+            a.sort_unstable();
+            a.dedup();
+            a
+        };
+        let asked = block_on(crate::live::for_each(
+            sources.clone(),
+            opts.parallel,
+            |a: usize| {
+                let peers: Vec<String> = indices
+                    .iter()
+                    .filter(|p| p.0 == a)
+                    .map(|p| mesh.clusters[p.1].name.clone())
+                    .collect();
+                ask_cluster(&reached[a], peers)
+            },
+        ))?;
+        for (i, &(a, b)) in indices.iter().enumerate() {
+            let Some(side) = sources.iter().position(|&s| s == a).map(|k| &asked[k]) else {
+                continue;
+            };
+            checks[i].extend(agent_side(
+                &mesh,
+                &reached[a],
+                side,
+                &mesh.clusters[a],
+                &mesh.clusters[b],
+                now,
+            ));
+        }
+    }
     let report = Report::new(
         pairs
             .iter()
-            .zip(&plans)
-            .zip(&probes)
-            .map(|((pair, plan), probe)| PairReport {
+            .zip(checks)
+            .map(|(pair, checks)| PairReport {
                 from: pair.from.name.clone(),
                 to: pair.to.name.clone(),
-                checks: troubleshoot::judge(pair, plan, probe, &collisions, now),
+                checks,
             })
             .collect(),
     );
@@ -79,6 +126,174 @@ pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What one cluster's own components said.
+struct Asked {
+    /// The troubleshoot report: the pod it ran in, whether that is KVStoreMesh, the command,
+    /// and the report or why there is none.
+    troubleshoot: Result<(Ran, bool, Vec<String>), String>,
+    /// `cilium-dbg status -o json` in the agent.
+    status: Result<Ran, String>,
+}
+
+/// The troubleshoot command for `peers`: KVStoreMesh's where it dials the peers
+/// (clustermesh-apiserver/kvstoremesh-dbg/troubleshoot.go), the agent's otherwise
+/// (cilium-dbg/cmd/troubleshoot_clustermesh.go).
+pub fn troubleshoot_argv(kvstoremesh: bool, peers: &[String]) -> Vec<String> {
+    let head: &[&str] = if kvstoremesh {
+        &["kvstoremesh-dbg", "troubleshoot"]
+    } else {
+        &["cilium-dbg", "troubleshoot", "clustermesh"]
+    };
+    head.iter()
+        .map(|s| s.to_string())
+        .chain(peers.iter().cloned())
+        .collect()
+}
+
+/// Runs the troubleshoot report and the agent's status in cluster `r`.
+async fn ask_cluster(r: &Reached, peers: Vec<String>) -> Asked {
+    let (client, live) = match (&r.client, &r.live) {
+        (Some(c), Ok(l)) => (c, l),
+        (_, Err(e)) => {
+            let why = format!("cannot read the cluster: {e:#}");
+            return Asked {
+                troubleshoot: Err(why.clone()),
+                status: Err(why),
+            };
+        }
+        (None, Ok(_)) => {
+            let why = "no client for the cluster".to_string();
+            return Asked {
+                troubleshoot: Err(why.clone()),
+                status: Err(why),
+            };
+        }
+    };
+    let agent = agent_exec::one_ready_pod(client, live.agents.as_ref(), "DaemonSet cilium").await;
+    let status_argv: Vec<String> = AGENT_STATUS.iter().map(|s| s.to_string()).collect();
+    let kvstoremesh = live.kvstoremesh();
+    let troubleshoot = async {
+        let pod = if kvstoremesh {
+            agent_exec::one_ready_pod(
+                client,
+                live.apiserver.as_ref(),
+                "Deployment clustermesh-apiserver",
+            )
+            .await?
+        } else {
+            agent.clone()?
+        };
+        let container = if kvstoremesh {
+            KVSTOREMESH_CONTAINER
+        } else {
+            AGENT_CONTAINER
+        };
+        let argv = troubleshoot_argv(kvstoremesh, &peers);
+        let ran = agent_exec::run(client, &pod, container, &argv).await;
+        Ok::<_, String>((ran, kvstoremesh, argv))
+    };
+    let status = async {
+        let pod = agent.clone()?;
+        Ok::<Ran, String>(agent_exec::run(client, &pod, AGENT_CONTAINER, &status_argv).await)
+    };
+    let (troubleshoot, status) = futures::join!(troubleshoot, status);
+    Asked {
+        troubleshoot,
+        status,
+    }
+}
+
+/// The checks of A → B from inside A.
+fn agent_side(
+    mesh: &Mesh,
+    r: &Reached,
+    asked: &Asked,
+    a: &Cluster,
+    b: &Cluster,
+    now: time::OffsetDateTime,
+) -> Vec<Check> {
+    let namespace = r
+        .client
+        .as_ref()
+        .map_or(mesh.namespace(), |c: &ClusterClient| c.namespace.as_str());
+    let unreadable = |label: &str, why: &str| -> Vec<Check> {
+        let v = Vantage {
+            from: &a.name,
+            to: &b.name,
+            label: label.to_string(),
+            namespace,
+            pod: "ds/cilium",
+            container: AGENT_CONTAINER,
+            command: troubleshoot_argv(false, std::slice::from_ref(&b.name)).join(" "),
+            kvstoremesh: false,
+        };
+        agent_checks(&v, &Err(why.to_string()), now)
+    };
+    let mut out = Vec::new();
+    match &asked.troubleshoot {
+        Err(why) => out.extend(unreadable("agent", why)),
+        Ok((ran, kvstoremesh, argv)) => {
+            let v = Vantage {
+                from: &a.name,
+                to: &b.name,
+                label: format!("agent/{}", ran.pod),
+                namespace,
+                pod: &ran.pod,
+                container: if *kvstoremesh {
+                    KVSTOREMESH_CONTAINER
+                } else {
+                    AGENT_CONTAINER
+                },
+                command: argv.join(" "),
+                kvstoremesh: *kvstoremesh,
+            };
+            let parsed = match &ran.output {
+                Err(e) => Err(e.clone()),
+                Ok(o) => report::parse(&agent_exec::stdout_text(o)).map_err(|e| {
+                    if o.exit_code != 0 {
+                        format!("`{}` {}: {e}", argv.join(" "), agent_exec::exit_note(o))
+                    } else {
+                        format!("`{}`: {e}", argv.join(" "))
+                    }
+                }),
+            };
+            out.extend(agent_checks(&v, &parsed, now));
+        }
+    }
+    match &asked.status {
+        Err(why) => {
+            if asked.troubleshoot.is_ok() {
+                out.extend(unreadable("agent", why));
+            }
+        }
+        Ok(ran) => {
+            let argv = AGENT_STATUS.join(" ");
+            let v = Vantage {
+                from: &a.name,
+                to: &b.name,
+                label: format!("agent/{}", ran.pod),
+                namespace,
+                pod: &ran.pod,
+                container: AGENT_CONTAINER,
+                command: argv.clone(),
+                kvstoremesh: false,
+            };
+            let peer = match &ran.output {
+                Err(e) => Err(e.clone()),
+                Ok(o) => match parse_agent_status(&o.stdout) {
+                    Ok(list) => Ok(judge_peer(&list, &b.name, Some(b.id))),
+                    Err(e) if o.exit_code != 0 => {
+                        Err(format!("`{argv}` {}: {e}", agent_exec::exit_note(o)))
+                    }
+                    Err(e) => Err(format!("`{argv}`: {e}")),
+                },
+            };
+            out.extend(status_checks(&v, &peer));
+        }
+    }
+    out
 }
 
 /// Every ordered pair of the mesh's clusters (indices), in file order; with `only`, those
@@ -96,6 +311,7 @@ fn ordered_pairs(mesh: &Mesh, only: &[String]) -> Vec<(usize, usize)> {
 pub fn text(report: &Report) -> String {
     let width = troubleshoot::CHECKS
         .iter()
+        .chain(&troubleshoot::AGENT_CHECKS)
         .map(|c| c.len())
         .max()
         .unwrap_or(0);
@@ -111,7 +327,17 @@ pub fn text(report: &Report) -> String {
             _ => "ok",
         };
         out.push_str(&format!("{} → {}: {verdict}\n", pair.from, pair.to));
+        let vantages = pair
+            .checks
+            .iter()
+            .map(|c| c.from.as_str())
+            .collect::<std::collections::BTreeSet<_>>();
+        let mut last: Option<&str> = None;
         for c in &pair.checks {
+            if vantages.len() > 1 && last != Some(c.from.as_str()) {
+                out.push_str(&format!("  from {}:\n", c.from));
+                last = Some(c.from.as_str());
+            }
             let mark = match c.status {
                 Status::Ok => "✓",
                 Status::Warn => "⚠",
@@ -164,6 +390,7 @@ mod tests {
     fn text_has_a_mark_per_check_and_a_hint_under_each_problem() {
         let check = |id, status, hint: &str| Check {
             id,
+            from: "workstation".into(),
             status,
             message: format!("{id} says"),
             hint: hint.to_string(),

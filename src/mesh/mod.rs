@@ -5,6 +5,7 @@ pub mod agents;
 pub mod edit;
 pub mod names;
 pub mod propose;
+pub mod service_list;
 pub mod services;
 mod shape;
 pub mod state;

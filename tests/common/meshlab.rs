@@ -134,7 +134,7 @@ impl EtcdLab {
         let out = self
             .lab
             .cmd()
-            .arg("troubleshoot")
+            .args(["troubleshoot", "--from", "workstation"])
             .args(args)
             .args(["-o", "json", "--request-timeout", "2s"])
             .output()
@@ -155,7 +155,7 @@ impl EtcdLab {
         let out = self
             .lab
             .cmd()
-            .arg("troubleshoot")
+            .args(["troubleshoot", "--from", "workstation"])
             .args(args)
             .args(["--request-timeout", "2s"])
             .output()
