@@ -54,6 +54,7 @@ pub enum Command {
     /// Install or upgrade Cilium on every cluster of the mesh (or those named) through Helm,
     /// with kubectl-mesh as the post-renderer, one cluster after the other in mesh-file order.
     #[command(
+        disable_version_flag = true,
         after_help = "Examples:\n  kubectl mesh upgrade --chart cilium/cilium --version 1.17.6 -f values.yaml --install\n  kubectl mesh upgrade east --chart cilium/cilium -f values.yaml --dry-run --diff\n  kubectl mesh upgrade --chart cilium/cilium -f values.yaml --parallel 4 --continue-on-error --wait"
     )]
     Upgrade(UpgradeArgs),
@@ -545,4 +546,13 @@ pub fn namespace_name(s: &str) -> Result<String, String> {
 /// A Service name as Kubernetes takes it: an RFC 1035 label.
 pub fn service_name(s: &str) -> Result<String, String> {
     crate::mesh::names::dns1035_label(s).map(|()| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_interface_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }
