@@ -24,6 +24,7 @@ mod annotate;
 mod ca;
 mod completion;
 mod connect;
+mod connectivity;
 mod disconnect;
 mod init;
 mod peering;
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Annotate(AnnotateCommand::Namespace(args)) => annotate::namespace(args),
         Command::Services(args) => services::run(args),
         Command::Troubleshoot(args) => troubleshoot::run(args),
+        Command::Connectivity(args) => connectivity::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Version(args) => version::run(args),
     }

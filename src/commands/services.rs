@@ -118,7 +118,7 @@ pub fn run(args: ServicesArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Services, their EndpointSlices and (on 1.20+) the namespaces of one cluster.
-async fn read(
+pub async fn read(
     client: &ClusterClient,
     live: &Live,
     ns: Option<&str>,

@@ -22,6 +22,7 @@ pub mod etcd;
 mod exec;
 pub mod pod_exec;
 pub mod probe;
+mod workload;
 
 use exec::{plugin_name, run_plugin};
 
