@@ -104,16 +104,20 @@ pub fn run(args: ConnectivityArgs) -> anyhow::Result<ExitCode> {
                 client,
                 live,
             }),
-            Reached { live: Err(e), .. } => {
-                unreachable.push(format!("{}: cannot reach it, nothing probed there: {e:#}", c.name))
-            }
+            Reached { live: Err(e), .. } => unreachable.push(format!(
+                "{}: cannot reach it, nothing probed there: {e:#}",
+                c.name
+            )),
             Reached { client: None, .. } => {
                 unreachable.push(format!("{}: cannot reach it, nothing probed there", c.name))
             }
         }
     }
     if sites.is_empty() {
-        bail!("no cluster of the mesh can be reached: {}", unreachable.join("; "));
+        bail!(
+            "no cluster of the mesh can be reached: {}",
+            unreachable.join("; ")
+        );
     }
     // What each cluster gets; refused before anything is created anywhere when a name is taken.
     let plans = block_on(futures::future::try_join_all(
@@ -136,7 +140,9 @@ pub fn run(args: ConnectivityArgs) -> anyhow::Result<ExitCode> {
     };
     let created = Created::default();
     let progress = Progress::new(&sites);
-    let work = probe_all(&mesh, &sites, &plans, &target, port, &args, &created, &progress);
+    let work = probe_all(
+        &mesh, &sites, &plans, &target, port, &args, &created, &progress,
+    );
     let finished = block_on(async {
         tokio::select! {
             biased;
@@ -158,7 +164,14 @@ pub fn run(args: ConnectivityArgs) -> anyhow::Result<ExitCode> {
         block_on(cleanup(&sites, &created))?
     };
     let Some(result) = finished else {
-        errln!("interrupted: the probe workload was removed{}", if left.is_empty() { "" } else { " except what is listed above" });
+        errln!(
+            "interrupted: the probe workload was removed{}",
+            if left.is_empty() {
+                ""
+            } else {
+                " except what is listed above"
+            }
+        );
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     };
     let mut report = result?;
@@ -180,7 +193,11 @@ pub fn run(args: ConnectivityArgs) -> anyhow::Result<ExitCode> {
 /// the workload's names exists there without the workload's labels (it is someone else's).
 async fn plan(site: &Site<'_>, workload: &Workload) -> anyhow::Result<Vec<Value>> {
     let ns = &workload.namespace;
-    let has_ns = site.client.get_object(Kind::Namespace, ns, ns).await?.is_some();
+    let has_ns = site
+        .client
+        .get_object(Kind::Namespace, ns, ns)
+        .await?
+        .is_some();
     let objects = conn::objects(workload, site.name, !has_ns);
     if has_ns {
         for o in &objects {
@@ -291,14 +308,24 @@ async fn probe_all(
         let mut pods: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (cluster, list) in &backends {
             for p in list {
-                pods.entry(p.name.clone()).or_default().push(cluster.clone());
+                pods.entry(p.name.clone())
+                    .or_default()
+                    .push(cluster.clone());
             }
         }
         let outputs =
             futures::future::join_all(sites.iter().zip(&ready).map(|(s, (client_pod, _))| {
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
                 async move {
-                    exec(s.client.kube_client(), ns, &client_pod.name, CLIENT_CONTAINER, &argv, &limits).await
+                    exec(
+                        s.client.kube_client(),
+                        ns,
+                        &client_pod.name,
+                        CLIENT_CONTAINER,
+                        &argv,
+                        &limits,
+                    )
+                    .await
                 }
             }))
             .await;
@@ -317,8 +344,18 @@ async fn probe_all(
                         predicted,
                     ),
                     Err(e) => {
-                        let mut d = report::distribution(s.name, args.requests, &[], &names, &pods, predicted);
-                        d.problems.insert(0, format!("cannot run the requests in {}'s client pod: {e}", s.name));
+                        let mut d = report::distribution(
+                            s.name,
+                            args.requests,
+                            &[],
+                            &names,
+                            &pods,
+                            predicted,
+                        );
+                        d.problems.insert(
+                            0,
+                            format!("cannot run the requests in {}'s client pod: {e}", s.name),
+                        );
                         d.matches = false;
                         d
                     }
@@ -333,7 +370,10 @@ async fn probe_all(
         }
         for (i, d) in distributions.iter().enumerate() {
             if let Some(p) = d.problems.first() {
-                progress.say(i, &format!("waiting for the mesh to route as predicted: {p}"));
+                progress.say(
+                    i,
+                    &format!("waiting for the mesh to route as predicted: {p}"),
+                );
             }
         }
         tokio::time::sleep(POLL).await;
@@ -372,43 +412,44 @@ async fn probe_all(
         }
     }
     let expect_name = target.own;
-    let paths: Vec<Path> = futures::future::join_all(jobs.into_iter().map(|(s, client, to, pod)| {
-        let limits = s.client.exec_limits();
-        async move {
-            let ping = probes::ping_argv(&pod.ip);
-            let tcp = probes::tcp_argv(&pod.ip, pod.port);
-            let ping: Vec<&str> = ping.iter().map(String::as_str).collect();
-            let tcp: Vec<&str> = tcp.iter().map(String::as_str).collect();
-            let kube = s.client.kube_client();
-            let (icmp, curl) = tokio::join!(
-                exec(kube, ns, &client.name, CLIENT_CONTAINER, &ping, &limits),
-                exec(kube, ns, &client.name, CLIENT_CONTAINER, &tcp, &limits),
-            );
-            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-            let icmp = match icmp {
-                Ok(o) => probes::judge_ping(&text(&o.stdout), &text(&o.stderr), o.exit_code),
-                Err(e) => exec_failed("ping", s.name, &e),
-            };
-            let tcp = match curl {
-                Ok(o) => probes::judge_tcp(
-                    &text(&o.stdout),
-                    &text(&o.stderr),
-                    o.exit_code,
-                    expect_name.then_some(to.as_str()),
-                ),
-                Err(e) => exec_failed("curl", s.name, &e),
-            };
-            Path {
-                from: s.name.to_string(),
-                to,
-                pod: pod.name,
-                ip: pod.ip,
-                icmp,
-                tcp,
+    let paths: Vec<Path> =
+        futures::future::join_all(jobs.into_iter().map(|(s, client, to, pod)| {
+            let limits = s.client.exec_limits();
+            async move {
+                let ping = probes::ping_argv(&pod.ip);
+                let tcp = probes::tcp_argv(&pod.ip, pod.port);
+                let ping: Vec<&str> = ping.iter().map(String::as_str).collect();
+                let tcp: Vec<&str> = tcp.iter().map(String::as_str).collect();
+                let kube = s.client.kube_client();
+                let (icmp, curl) = tokio::join!(
+                    exec(kube, ns, &client.name, CLIENT_CONTAINER, &ping, &limits),
+                    exec(kube, ns, &client.name, CLIENT_CONTAINER, &tcp, &limits),
+                );
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                let icmp = match icmp {
+                    Ok(o) => probes::judge_ping(&text(&o.stdout), &text(&o.stderr), o.exit_code),
+                    Err(e) => exec_failed("ping", s.name, &e),
+                };
+                let tcp = match curl {
+                    Ok(o) => probes::judge_tcp(
+                        &text(&o.stdout),
+                        &text(&o.stderr),
+                        o.exit_code,
+                        expect_name.then_some(to.as_str()),
+                    ),
+                    Err(e) => exec_failed("curl", s.name, &e),
+                };
+                Path {
+                    from: s.name.to_string(),
+                    to,
+                    pod: pod.name,
+                    ip: pod.ip,
+                    icmp,
+                    tcp,
+                }
             }
-        }
-    }))
-    .await;
+        }))
+        .await;
     let mut problems: Vec<String> = service_problems
         .into_iter()
         .map(|p| format!("services: {p}"))
@@ -580,13 +621,16 @@ async fn wait_ready(
         let mut waiting = Vec::new();
         for (i, (s, (client, servers))) in sites.iter().zip(&states).enumerate() {
             let client_ready = client.as_ref().and_then(conn::ready_pod);
-            let mut server_ready: Vec<ReadyPod> = servers.iter().filter_map(conn::ready_pod).collect();
+            let mut server_ready: Vec<ReadyPod> =
+                servers.iter().filter_map(conn::ready_pod).collect();
             server_ready.sort_by(|a, b| a.name.cmp(&b.name));
             let mut why = Vec::new();
             if client_ready.is_none() {
                 why.push(format!(
                     "client Pod: {}",
-                    client.as_ref().map_or("not created".into(), conn::not_ready_reason)
+                    client
+                        .as_ref()
+                        .map_or("not created".into(), conn::not_ready_reason)
                 ));
             }
             if server && server_ready.is_empty() {
@@ -716,7 +760,8 @@ fn table(report: &Report) -> String {
         "\nGlobal Service {} ({} requests from each cluster):\n",
         report.service, report.requests
     ));
-    let mut rows = vec![["FROM", "ANSWERED BY", "PREDICTED (services)", "MATCH"].map(str::to_string)];
+    let mut rows =
+        vec![["FROM", "ANSWERED BY", "PREDICTED (services)", "MATCH"].map(str::to_string)];
     for d in &report.distributions {
         let mut answered: Vec<String> = d
             .answered

@@ -180,9 +180,14 @@ pub fn ready_pod(pod: &Value) -> Option<ReadyPod> {
         .into_iter()
         .flatten()
         .any(|c| c["type"] == "Ready" && c["status"] == "True");
-    let ip = pod["status"]["podIP"].as_str().filter(|ip| !ip.is_empty())?;
+    let ip = pod["status"]["podIP"]
+        .as_str()
+        .filter(|ip| !ip.is_empty())?;
     ready.then(|| ReadyPod {
-        name: pod["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+        name: pod["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         ip: ip.to_string(),
     })
 }

@@ -71,9 +71,17 @@ fn curl(url: &str) -> Vec<String> {
         CONNECT_TIMEOUT_SECS.to_string(),
         REQUEST_TIMEOUT_SECS.to_string(),
     );
-    ["curl", "-sS", "--connect-timeout", &c, "--max-time", &m, url]
-        .map(str::to_string)
-        .to_vec()
+    [
+        "curl",
+        "-sS",
+        "--connect-timeout",
+        &c,
+        "--max-time",
+        &m,
+        url,
+    ]
+    .map(str::to_string)
+    .to_vec()
 }
 
 pub fn tcp_argv(ip: &str, port: u16) -> Vec<String> {
@@ -233,7 +241,10 @@ mod tests {
             lost.short(),
             "failed: no ICMP echo reply (1 packets transmitted, 0 received, 100% packet loss, time 0ms)"
         );
-        assert!(matches!(judge_ping(PING_UNREACHABLE, "", 1), Outcome::Failed { .. }));
+        assert!(matches!(
+            judge_ping(PING_UNREACHABLE, "", 1),
+            Outcome::Failed { .. }
+        ));
         let skipped = judge_ping("", PING_EPERM, 2);
         assert!(
             matches!(&skipped, Outcome::Skipped { reason } if reason.contains("Operation not permitted")),
@@ -249,10 +260,7 @@ mod tests {
 
     #[test]
     fn tcp_outcomes() {
-        assert_eq!(
-            judge_tcp(WHOAMI_EAST, "", 0, Some("east")).short(),
-            "ok"
-        );
+        assert_eq!(judge_tcp(WHOAMI_EAST, "", 0, Some("east")).short(), "ok");
         assert_eq!(
             judge_tcp(WHOAMI_EAST, "", 0, Some("west")).short(),
             "failed: answered as cluster \"east\", not \"west\""
@@ -262,13 +270,19 @@ mod tests {
             judge_tcp("", timeout, 28, Some("east")).short(),
             "failed: curl: (28) Connection timed out after 2002 milliseconds"
         );
-        assert!(matches!(judge_tcp("<html>", "", 0, Some("east")), Outcome::Failed { .. }));
+        assert!(matches!(
+            judge_tcp("<html>", "", 0, Some("east")),
+            Outcome::Failed { .. }
+        ));
         assert_eq!(judge_tcp("<html>", "", 0, None).short(), "ok");
     }
 
     #[test]
     fn argv_and_answers() {
-        assert_eq!(ping_argv("10.1.1.20"), ["ping", "-c", "1", "-W", "2", "10.1.1.20"]);
+        assert_eq!(
+            ping_argv("10.1.1.20"),
+            ["ping", "-c", "1", "-W", "2", "10.1.1.20"]
+        );
         assert_eq!(
             tcp_argv("fd00::5", 8080).last().map(String::as_str),
             Some("http://[fd00::5]:8080/")
