@@ -337,47 +337,10 @@ fn answers_all_local_under_affinity_remote_contradict_the_prediction() {
             ],
         );
     }
-    let webpod = |c: &str, i: usize| {
-        (
-            format!("webpod-697b545f57-{c}{i}"),
-            spec(&lab, c)
-                .pod_cidr
-                .replace(".0.0/16", &format!(".1.{}", 10 + i)),
-        )
-    };
     let mut script = |lab: &Lab| {
-        for (from, to) in [("west", "east"), ("east", "west")] {
-            let client = p::client_ip(spec(lab, from).pod_cidr);
-            for i in 0..2 {
-                let (pod, ip) = webpod(to, i);
-                let srv = lab.server(from);
-                srv.script_exec(
-                    p::CLIENT,
-                    p::CONTAINER,
-                    &argv(&p::ping_argv(&ip)),
-                    p::ping_ok(&ip),
-                );
-                srv.script_exec(
-                    p::CLIENT,
-                    p::CONTAINER,
-                    &argv(&p::curl_argv(&format!("http://{ip}:80/"))),
-                    ExecScript::ok(p::whoami(None, &pod, &ip, &client, &format!("{ip}:80"))),
-                );
-            }
-            // Every answer from its own cluster's pods (Hostname: only, as the lab's webpod).
-            let answers: Vec<(String, i32)> = (0..20)
-                .map(|i| {
-                    let (pod, ip) = webpod(from, i % 2);
-                    (p::whoami(None, &pod, &ip, &client, "webpod.default.svc"), 0)
-                })
-                .collect();
-            lab.server(from).script_exec(
-                p::CLIENT,
-                p::CONTAINER,
-                &argv(&p::service_argv("http://webpod.default.svc:80/", 20)),
-                p::loop_output(&answers),
-            );
-        }
+        script_webpod(lab, &|from: &str| {
+            vec![if from == "west" { "west" } else { "east" }; 20]
+        })
     };
     let mut kubelet = Kubelet::new(true, false);
     let run = run(
@@ -434,6 +397,114 @@ fn answers_all_local_under_affinity_remote_contradict_the_prediction() {
         );
         assert!(lab.object(c, "Service", "default", "webpod").is_some());
         assert_clean(&lab, c, false);
+    }
+}
+
+/// The seed lab's webpod pod `i` of cluster `c` (as `Lab::seed_webpod` names them) and its IP.
+fn webpod(lab: &Lab, c: &str, i: usize) -> (String, String) {
+    (
+        format!("webpod-697b545f57-{c}{i}"),
+        spec(lab, c)
+            .pod_cidr
+            .replace(".0.0/16", &format!(".1.{}", 10 + i)),
+    )
+}
+
+/// Scripts every client for `--service default/webpod`: ping and curl to the other cluster's
+/// two webpod pods, and 20 requests to the Service answered by the clusters `answers(from)`
+/// lists (whoami without a name, as the seed lab's webpod: only `Hostname:` says who).
+fn script_webpod(lab: &Lab, answers: &dyn Fn(&str) -> Vec<&'static str>) {
+    for (from, to) in [("west", "east"), ("east", "west")] {
+        let client = p::client_ip(spec(lab, from).pod_cidr);
+        let srv = lab.server(from);
+        for i in 0..2 {
+            let (pod, ip) = webpod(lab, to, i);
+            srv.script_exec(
+                p::CLIENT,
+                p::CONTAINER,
+                &argv(&p::ping_argv(&ip)),
+                p::ping_ok(&ip),
+            );
+            srv.script_exec(
+                p::CLIENT,
+                p::CONTAINER,
+                &argv(&p::curl_argv(&format!("http://{ip}:80/"))),
+                ExecScript::ok(p::whoami(None, &pod, &ip, &client, &format!("{ip}:80"))),
+            );
+        }
+        let out: Vec<(String, i32)> = answers(from)
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let (pod, ip) = webpod(lab, c, i % 2);
+                (p::whoami(None, &pod, &ip, &client, "webpod.default.svc"), 0)
+            })
+            .collect();
+        srv.script_exec(
+            p::CLIENT,
+            p::CONTAINER,
+            &argv(&p::service_argv("http://webpod.default.svc:80/", 20)),
+            p::loop_output(&out),
+        );
+    }
+}
+
+/// The seed lab's walk-through (sections 8 and 9: global, affinity remote and local, shared)
+/// with `annotate` and `connectivity --service`: the answers are scripted as the seed lab saw
+/// Cilium route them, and each time they match what `services` predicts from the annotations
+/// `annotate` wrote. The tables are printed (`--nocapture`) for the README.
+#[test]
+fn seed_lab_walk_through_with_annotate_and_connectivity() {
+    let lab = Lab::start(&two());
+    for c in ["west", "east"] {
+        lab.seed_webpod(c, 2, 0, &[]);
+    }
+    let both =
+        |_: &str| -> Vec<&'static str> { (0..20).map(|i| ["west", "east"][i % 2]).collect() };
+    let other =
+        |c: &str| -> Vec<&'static str> { vec![if c == "west" { "east" } else { "west" }; 20] };
+    let own =
+        |c: &str| -> Vec<&'static str> { vec![if c == "west" { "west" } else { "east" }; 20] };
+    let only_shared = |c: &str| -> Vec<&'static str> {
+        if c == "west" {
+            (0..20).map(|i| ["west", "east"][i % 2]).collect()
+        } else {
+            vec!["east"; 20]
+        }
+    };
+    type Answers = dyn Fn(&str) -> Vec<&'static str>;
+    let steps: [(&[&str], &Answers); 5] = [
+        (&["--global"], &both),
+        (&["--affinity", "remote"], &other),
+        (&["--affinity", "local", "--overwrite"], &own),
+        (&["--remove", "affinity"], &both),
+        (&["--shared=false", "--clusters", "west"], &only_shared),
+    ];
+    for (annotate, answers) in steps {
+        let mut args = vec!["annotate", "service", "webpod", "-n", "default"];
+        args.extend(annotate);
+        let out = lab.cmd().args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!("$ kubectl mesh {}", args.join(" "));
+        let mut kubelet = Kubelet::new(true, false);
+        let mut script = |lab: &Lab| script_webpod(lab, answers);
+        let run = run(
+            &lab,
+            &["connectivity", "--service", "default/webpod"],
+            &mut kubelet,
+            &mut script,
+        );
+        assert_eq!(
+            run.code,
+            Some(0),
+            "{annotate:?}: {}{}",
+            run.stdout,
+            run.stderr
+        );
     }
 }
 
