@@ -41,7 +41,10 @@ struct Site<'a> {
 /// What this run created, per cluster (by index into the sites), in creation order: what
 /// cleanup deletes, and nothing else.
 #[derive(Default, Clone)]
-struct Created(Arc<Mutex<Vec<(usize, Kind, String, String)>>>);
+struct Created(Arc<Mutex<Vec<Entry>>>);
+
+/// (site, kind, namespace, name) of one created object.
+type Entry = (usize, Kind, String, String);
 
 impl Created {
     fn add(&self, site: usize, kind: Kind, ns: &str, name: &str) {
@@ -304,7 +307,11 @@ async fn probe_all(
         for i in 0..sites.len() {
             progress.say(i, &format!("{} requests to {url}", args.requests));
         }
-        let (predicted, service_problems, backends) = predict(mesh, sites, target).await?;
+        let Prediction {
+            uses: predicted,
+            problems: service_problems,
+            backends,
+        } = predict(mesh, sites, target).await?;
         let mut pods: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (cluster, list) in &backends {
             for p in list {
@@ -499,15 +506,7 @@ struct Backend {
 /// What `services` predicts for the target, per cluster (the clusters whose backends it uses),
 /// the problems it sees, and the ready backend pods per cluster (mesh order) as the
 /// EndpointSlices list them.
-async fn predict(
-    mesh: &Mesh,
-    sites: &[Site<'_>],
-    target: &Target,
-) -> anyhow::Result<(
-    BTreeMap<String, Vec<Use>>,
-    Vec<String>,
-    Vec<(String, Vec<Backend>)>,
-)> {
+async fn predict(mesh: &Mesh, sites: &[Site<'_>], target: &Target) -> anyhow::Result<Prediction> {
     let seen = futures::future::join_all(sites.iter().map(|s| {
         read(
             s.client,
@@ -549,7 +548,20 @@ async fn predict(
         ),
         None => (BTreeMap::new(), Vec::new()),
     };
-    Ok((predicted, problems, backends))
+    Ok(Prediction {
+        uses: predicted,
+        problems,
+        backends,
+    })
+}
+
+/// What `services` says about the target.
+struct Prediction {
+    /// Per cluster, the clusters whose backends it uses.
+    uses: BTreeMap<String, Vec<Use>>,
+    problems: Vec<String>,
+    /// Ready backend pods per cluster, in mesh order.
+    backends: Vec<(String, Vec<Backend>)>,
 }
 
 /// Ready endpoints of the target's EndpointSlices in one cluster, with the pod they name.
