@@ -6,63 +6,39 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
 
-use super::services::{Seen, assess, read};
-use super::{EXIT_PROBLEMS, HIDDEN, Reached, block_on, dry_run_yaml, load_mesh, reach_all};
+mod workload;
+
+use workload::{Created, Progress, cleanup, kind_of, plan, wait_ready};
+
 use crate::cli::ConnectivityArgs;
+use crate::commands::services::{Seen, assess, read};
+use crate::commands::{
+    EXIT_PROBLEMS, HIDDEN, Reached, block_on, dry_run_yaml, load_mesh, reach_all,
+};
 use crate::live::pod_exec::{ExecError, ExecLimits, exec};
 use crate::live::{ClusterClient, Kind, MAX_RESPONSE};
 use crate::mesh::Mesh;
 use crate::mesh::connectivity::probes::{self, Outcome};
 use crate::mesh::connectivity::report::{self, Distribution, Path, Report};
-use crate::mesh::connectivity::{
-    self as conn, CLIENT, CLIENT_CONTAINER, ReadyPod, SERVER_PORT, Workload,
-};
+use crate::mesh::connectivity::{self as conn, CLIENT_CONTAINER, SERVER_PORT, Workload};
 use crate::mesh::services::Use;
 use crate::mesh::state::Live;
 
 /// Exit code after Ctrl-C (128 + SIGINT), once the workload is cleaned up.
 const EXIT_INTERRUPTED: u8 = 130;
 /// How often readiness and the service distribution are polled.
-const POLL: Duration = Duration::from_secs(2);
+pub(crate) const POLL: Duration = Duration::from_secs(2);
 
 /// One reachable cluster.
-struct Site<'a> {
-    name: &'a str,
-    client: &'a ClusterClient,
-    live: &'a Live,
-}
-
-/// What this run created, per cluster (by index into the sites), in creation order: what
-/// cleanup deletes, and nothing else.
-#[derive(Default, Clone)]
-struct Created(Arc<Mutex<Vec<Entry>>>);
-
-/// (site, kind, namespace, name) of one created object.
-type Entry = (usize, Kind, String, String);
-
-impl Created {
-    fn add(&self, site: usize, kind: Kind, ns: &str, name: &str) {
-        if let Ok(mut v) = self.0.lock() {
-            v.push((site, kind, ns.to_string(), name.to_string()));
-        }
-    }
-    fn of(&self, site: usize) -> Vec<(Kind, String, String)> {
-        self.0
-            .lock()
-            .map(|v| {
-                v.iter()
-                    .filter(|(s, ..)| *s == site)
-                    .map(|(_, k, ns, n)| (*k, ns.clone(), n.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
+pub(crate) struct Site<'a> {
+    pub name: &'a str,
+    pub client: &'a ClusterClient,
+    pub live: &'a Live,
 }
 
 /// The global Service probed.
@@ -182,7 +158,7 @@ pub fn run(args: ConnectivityArgs) -> anyhow::Result<ExitCode> {
     report.problems.extend(left);
     report.ok = report.problems.is_empty();
     match args.output {
-        Some(format) => super::print_structured(format, &serde_json::to_value(&report)?)?,
+        Some(format) => crate::commands::print_structured(format, &serde_json::to_value(&report)?)?,
         None => out!("{}", table(&report)),
     }
     Ok(if report.ok {
@@ -190,43 +166,6 @@ pub fn run(args: ConnectivityArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_PROBLEMS)
     })
-}
-
-/// The objects `site` gets: the Namespace only when it is missing; refused when an object of
-/// the workload's names exists there without the workload's labels (it is someone else's).
-async fn plan(site: &Site<'_>, workload: &Workload) -> anyhow::Result<Vec<Value>> {
-    let ns = &workload.namespace;
-    let has_ns = site
-        .client
-        .get_object(Kind::Namespace, ns, ns)
-        .await?
-        .is_some();
-    let objects = conn::objects(workload, site.name, !has_ns);
-    if has_ns {
-        for o in &objects {
-            let kind = kind_of(o);
-            let name = o["metadata"]["name"].as_str().unwrap_or_default();
-            if let Some(existing) = site.client.get_object(kind, ns, name).await?
-                && !conn::is_ours(&existing)
-            {
-                bail!(
-                    "{}: {kind:?} {ns}/{name} exists and was not made by kubectl mesh connectivity (it lacks the labels {}): pass another --namespace",
-                    site.name,
-                    conn::selector()
-                );
-            }
-        }
-    }
-    Ok(objects)
-}
-
-fn kind_of(o: &Value) -> Kind {
-    match o["kind"].as_str() {
-        Some("Namespace") => Kind::Namespace,
-        Some("Service") => Kind::Service,
-        Some("Deployment") => Kind::Deployment,
-        _ => Kind::Pod,
-    }
 }
 
 /// The port of the user's Service (its first TCP port), from the first cluster that has it.
@@ -606,148 +545,6 @@ fn ready_backends(seen: &Seen, target: &Target) -> Vec<Backend> {
     out
 }
 
-/// Waits until every cluster's client Pod is Ready (and, with a server, a server pod too);
-/// returns per site the client pod and the ready server pods.
-async fn wait_ready(
-    sites: &[Site<'_>],
-    ns: &str,
-    server: bool,
-    timeout: Duration,
-    progress: &Progress,
-) -> anyhow::Result<Vec<(ReadyPod, Vec<ReadyPod>)>> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let states = futures::future::try_join_all(sites.iter().map(|s| async move {
-            let client = s.client.get_object(Kind::Pod, ns, CLIENT).await?;
-            let servers = if server {
-                s.client
-                    .list_in(Kind::Pod, Some(ns), Some(&conn::server_selector()))
-                    .await?
-            } else {
-                Vec::new()
-            };
-            anyhow::Ok((client, servers))
-        }))
-        .await?;
-        let mut ready = Vec::new();
-        let mut waiting = Vec::new();
-        for (i, (s, (client, servers))) in sites.iter().zip(&states).enumerate() {
-            let client_ready = client.as_ref().and_then(conn::ready_pod);
-            let mut server_ready: Vec<ReadyPod> =
-                servers.iter().filter_map(conn::ready_pod).collect();
-            server_ready.sort_by(|a, b| a.name.cmp(&b.name));
-            let mut why = Vec::new();
-            if client_ready.is_none() {
-                why.push(format!(
-                    "client Pod: {}",
-                    client
-                        .as_ref()
-                        .map_or("not created".into(), conn::not_ready_reason)
-                ));
-            }
-            if server && server_ready.is_empty() {
-                why.push(format!(
-                    "server: no Ready pod ({})",
-                    servers
-                        .first()
-                        .map_or("none created yet".into(), conn::not_ready_reason)
-                ));
-            }
-            if why.is_empty() {
-                progress.say(i, "ready");
-            } else {
-                progress.say(i, &format!("waiting: {}", why.join("; ")));
-                waiting.push(format!("{}: {}", s.name, why.join("; ")));
-            }
-            if let Some(c) = client_ready {
-                ready.push((c, server_ready));
-            }
-        }
-        if waiting.is_empty() {
-            return Ok(ready);
-        }
-        if tokio::time::Instant::now() + POLL > deadline {
-            bail!(
-                "the probe workload was not ready within {}: {} (an air-gapped cluster needs --client-image/--server-image from a registry it can pull from)",
-                crate::live::probe::show(timeout),
-                waiting.join("; ")
-            );
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// Deletes what this run created, newest first, per cluster. Returns what could not be
-/// deleted, as problems (and says each on stderr with the command that removes it).
-async fn cleanup(sites: &[Site<'_>], created: &Created) -> Vec<String> {
-    let results = futures::future::join_all(sites.iter().enumerate().map(|(i, s)| async move {
-        let mut left = Vec::new();
-        let mut deleted = Vec::new();
-        for (kind, ns, name) in created.of(i).into_iter().rev() {
-            match s.client.delete(kind, &ns, &name).await {
-                Ok(_) => deleted.push(format!("{kind:?} {name}")),
-                Err(e) => left.push(format!(
-                    "{}: could not delete {kind:?} {ns}/{name}: {e:#} (kubectl --context {} delete {} -n {ns} {name})",
-                    s.name,
-                    s.client.context,
-                    format!("{kind:?}").to_lowercase()
-                )),
-            }
-        }
-        if !deleted.is_empty() {
-            errln!("{}: deleted {}", s.name, deleted.join(", "));
-        }
-        left
-    }))
-    .await;
-    let left: Vec<String> = results.into_iter().flatten().collect();
-    for l in &left {
-        errln!("{l}");
-    }
-    left
-}
-
-/// One progress line per cluster on stderr (drawn only on a terminal).
-struct Progress {
-    bars: Vec<indicatif::ProgressBar>,
-    _multi: indicatif::MultiProgress,
-}
-
-impl Progress {
-    fn new(sites: &[Site<'_>]) -> Progress {
-        use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-        let multi = MultiProgress::new();
-        let style = ProgressStyle::with_template("{spinner} {prefix:<12} {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        let bars = sites
-            .iter()
-            .map(|s| {
-                let bar = multi.add(ProgressBar::new_spinner());
-                bar.set_style(style.clone());
-                bar.set_prefix(s.name.to_string());
-                bar.enable_steady_tick(Duration::from_millis(120));
-                bar
-            })
-            .collect();
-        Progress {
-            bars,
-            _multi: multi,
-        }
-    }
-
-    fn say(&self, i: usize, message: &str) {
-        if let Some(b) = self.bars.get(i) {
-            b.set_message(message.to_string());
-        }
-    }
-
-    fn finish(&self) {
-        for b in &self.bars {
-            b.finish_and_clear();
-        }
-    }
-}
-
 /// The report as tables: the paths, the distribution beside the prediction, the problems.
 fn table(report: &Report) -> String {
     let mut out = String::new();
@@ -766,7 +563,7 @@ fn table(report: &Report) -> String {
     if report.paths.is_empty() {
         out.push_str("  (no paths)\n");
     } else {
-        out.push_str(&super::format_table(&rows));
+        out.push_str(&crate::commands::format_table(&rows));
     }
     out.push_str(&format!(
         "\nGlobal Service {} ({} requests from each cluster):\n",
@@ -806,7 +603,7 @@ fn table(report: &Report) -> String {
             if d.matches { "yes" } else { "no" }.into(),
         ]);
     }
-    out.push_str(&super::format_table(&rows));
+    out.push_str(&crate::commands::format_table(&rows));
     if report.problems.is_empty() {
         out.push_str("\nEvery path works and every cluster's answers match the prediction.\n");
     } else {
