@@ -131,24 +131,22 @@ pub fn run(args: ConnectivityArgs) -> anyhow::Result<ExitCode> {
     })?;
     progress.finish();
     let left = if args.keep {
-        if finished.is_some() {
-            errln!(
-                "kept the probe workload: remove it with `kubectl delete -n {ns} pod,deployment,service -l {}` in each cluster (and `kubectl delete namespace {ns}` where this run made it)",
-                conn::selector(),
-                ns = workload.namespace,
-            );
-        }
+        errln!(
+            "kept the probe workload: remove it with `kubectl delete -n {ns} pod,deployment,service -l {}` in each cluster (and `kubectl delete namespace {ns}` where this run made it)",
+            conn::selector(),
+            ns = workload.namespace,
+        );
         Vec::new()
     } else {
         block_on(cleanup(&sites, &created))?
     };
     let Some(result) = finished else {
         errln!(
-            "interrupted: the probe workload was removed{}",
-            if left.is_empty() {
-                ""
-            } else {
-                " except what is listed above"
+            "interrupted: {}",
+            match (args.keep, left.is_empty()) {
+                (true, _) => "the probe workload was kept (--keep)",
+                (false, true) => "the probe workload was removed",
+                (false, false) => "the probe workload was removed, except what is listed above",
             }
         );
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
