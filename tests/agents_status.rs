@@ -387,3 +387,142 @@ fn cilium_1_16_and_1_20_shapes() {
         );
     }
 }
+
+/// A hung agent is bounded by `--request-timeout` (the whole exec), a flooding one by the
+/// 16 MiB cap; the other agents are still judged.
+#[test]
+fn hung_and_flooding_agents_are_bounded() {
+    use mesh_test_apiserver::exec::ExecScript;
+    let lab = connected(&two());
+    lab.script_agents_healthy();
+    let pods = lab.agent_pods("west");
+    let healthy = cilium::agent_status(vec![cilium::remote_cluster(
+        "v1.17.6",
+        "east",
+        2,
+        2,
+        Peer::Ready,
+        false,
+    )]);
+    lab.server("west").script_exec(
+        &pods[0],
+        "cilium-agent",
+        &cilium::AGENT_STATUS,
+        ExecScript {
+            stdout: healthy.into_bytes(),
+            delay: Duration::from_secs(60),
+            ..ExecScript::default()
+        },
+    );
+    lab.server("east").script_exec(
+        &lab.agent_pods("east")[1],
+        "cilium-agent",
+        &cilium::AGENT_STATUS,
+        ExecScript::ok(vec![b' '; 17 << 20]),
+    );
+    let started = Instant::now();
+    let out = lab
+        .cmd()
+        .args(["status", "-o", "json", "--request-timeout", "2s"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Generous bound for slow CI machines: far below the hang.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let west = messages(cluster(&report, "west"));
+    assert_eq!(west.len(), 1, "{west:?}");
+    assert!(
+        west[0].contains(&format!("cannot read agent pod {}", pods[0]))
+            && west[0].contains("did not finish within 2s"),
+        "{west:?}"
+    );
+    assert_eq!(cluster(&report, "west")["agentView"]["allPeersReady"], 1);
+    let east = messages(cluster(&report, "east"));
+    assert!(
+        east[0].contains("printed more than 16 MiB on stdout"),
+        "{east:?}"
+    );
+}
+
+/// At most `--parallel` execs run at once (each server sees its own share of them).
+#[test]
+fn execs_run_at_most_parallel_at_once() {
+    use mesh_test_apiserver::exec::ExecScript;
+    let lab = connected(&two());
+    let slow = |lab: &Lab| {
+        for s in &lab.specs {
+            let remotes = lab
+                .specs
+                .iter()
+                .filter(|p| p.name != s.name)
+                .map(|p| cilium::remote_cluster("v1.17.6", p.name, p.id, 2, Peer::Ready, false))
+                .collect();
+            let out = cilium::agent_status(remotes);
+            for pod in lab.agent_pods(s.name) {
+                lab.server(s.name).script_exec(
+                    &pod,
+                    "cilium-agent",
+                    &cilium::AGENT_STATUS,
+                    ExecScript {
+                        stdout: out.clone().into_bytes(),
+                        delay: Duration::from_millis(400),
+                        ..ExecScript::default()
+                    },
+                );
+            }
+        }
+    };
+    slow(&lab);
+    let (code, report) = status_json(&lab, &["--parallel", "1"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    for s in ["west", "east"] {
+        assert_eq!(lab.server(s).max_concurrent_execs(), 1, "{s}");
+    }
+    // Without the bound, a cluster's two agents are asked at once.
+    let (code, _) = status_json(&lab, &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(lab.server("west").max_concurrent_execs(), 2);
+}
+
+/// `connect --wait` waits on the agents too: config written, agents not connected → it times
+/// out naming them.
+#[test]
+fn connect_wait_waits_on_the_agents() {
+    let lab = Lab::start(&two());
+    lab.script_agents("west", Peer::NotConnected);
+    lab.script_agents("east", Peer::NotConnected);
+    let out = lab
+        .cmd()
+        .args([
+            "connect",
+            "--wait",
+            "--timeout",
+            "2s",
+            "--request-timeout",
+            "5s",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("timed out")
+            && stderr.contains("west: 2/2 agents: pods")
+            && stderr.contains("not connected to east"),
+        "{stderr}"
+    );
+    lab.script_agents_healthy();
+    let out = lab
+        .cmd()
+        .args(["connect", "--wait", "--timeout", "30s"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,6 +1,6 @@
 //! Asking the agents: for every reachable cluster, `cilium-dbg status -o json` in every Ready
-//! agent pod (or a sample), and with KVStoreMesh `kvstoremesh-dbg status -o json` in the
-//! clustermesh-apiserver, at most `--parallel` execs at once; judged by `mesh::agents`.
+//! agent pod (or a sample), and with KVStoreMesh `clustermesh-apiserver kvstoremesh-dbg status
+//! -o json` in the clustermesh-apiserver, at most `--parallel` execs at once; judged by `mesh::agents`.
 
 use crate::live::pod_exec::{ExecError, ExecOutput, PodRef};
 use crate::live::{ClusterClient, KubeOptions};
@@ -17,8 +17,17 @@ pub const KVSTOREMESH_CONTAINER: &str = "kvstoremesh";
 /// What cilium-cli's `clustermesh status` runs in each agent (cilium-cli k8s/client.go
 /// `CiliumStatus`).
 pub const AGENT_STATUS: [&str; 4] = ["cilium-dbg", "status", "-o", "json"];
-/// What it runs in KVStoreMesh (cilium-cli k8s/client.go `KVStoreMeshStatus`).
-pub const KVSTOREMESH_STATUS: [&str; 4] = ["kvstoremesh-dbg", "status", "-o", "json"];
+/// What it runs in KVStoreMesh: the clustermesh-apiserver binary's `kvstoremesh-dbg`
+/// subcommand (cilium-cli: `defaults.ClusterMeshBinaryName` = /usr/bin/clustermesh-apiserver,
+/// run with `kvstoremesh-dbg status -o json` in container `kvstoremesh`, as its sysdump and
+/// `clustermesh status` do).
+pub const KVSTOREMESH_STATUS: [&str; 5] = [
+    "/usr/bin/clustermesh-apiserver",
+    "kvstoremesh-dbg",
+    "status",
+    "-o",
+    "json",
+];
 
 /// Which pods of one cluster to ask.
 struct Targets {
@@ -77,17 +86,17 @@ pub async fn views(
         .collect();
     let outputs: Vec<Result<ExecOutput, ExecError>> =
         crate::live::for_each(jobs, opts.parallel, |j: Job| async move {
-            let (container, argv) = if j.kvstoremesh {
-                (KVSTOREMESH_CONTAINER, KVSTOREMESH_STATUS)
+            let (container, argv): (&str, &[&str]) = if j.kvstoremesh {
+                (KVSTOREMESH_CONTAINER, &KVSTOREMESH_STATUS)
             } else {
-                (AGENT_CONTAINER, AGENT_STATUS)
+                (AGENT_CONTAINER, &AGENT_STATUS)
             };
             crate::live::pod_exec::exec(
                 j.client.kube_client(),
                 &j.client.namespace,
                 &j.pod.name,
                 container,
-                &argv,
+                argv,
                 &j.client.exec_limits(),
             )
             .await

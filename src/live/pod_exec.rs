@@ -130,14 +130,15 @@ async fn run(
         .ok_or_else(|| ExecError::Transport("no status channel".into()))?;
     let stdout = process.stdout();
     let stderr = process.stderr();
-    // Both streams at once: the relay blocks on a full pipe of the one not read.
-    let (stdout, stderr, status) = tokio::join!(
+    // Both streams at once (the relay blocks on a full pipe of the one not read), and the
+    // first error ends both: a stream past its cap is not read further, so the other would
+    // never end.
+    let (stdout, stderr) = tokio::try_join!(
         read_capped(stdout, cap, "stdout"),
         read_capped(stderr, cap, "stderr"),
-        status
-    );
-    let (stdout, stderr) = (stdout?, stderr?);
-    let exit_code = match status {
+    )?;
+    // The relay ends both streams after the status came (or the connection closed).
+    let exit_code = match status.await {
         // v4/v5 always end with a Status; a connection closed without one was cut off.
         None => {
             return Err(ExecError::Transport(

@@ -13,9 +13,12 @@
 //! - api/v1/models/remote_cluster_synced.go: `{ nodes, services, identities, endpoints }`,
 //!   later releases also `service-exports` and `endpoint-slices` (pointers: absent = not
 //!   watched);
-//! - `kvstoremesh-dbg status -o json` prints `[RemoteCluster]` (pkg/clustermesh/kvstoremesh
-//!   status command), as cilium-cli's `clustermesh status` reads it (cilium-cli
-//!   clustermesh/clustermesh.go, k8s/client.go `KVStoreMeshStatus`).
+//! - `clustermesh-apiserver kvstoremesh-dbg status -o json` prints `[RemoteCluster]`, as
+//!   cilium-cli's `clustermesh status` and sysdump read it (container `kvstoremesh`);
+//! - pkg/clustermesh/common/remote_cluster.go `status`: `connected` is "has an etcd backend",
+//!   `status` is the backend's status line or "Waiting for initial connection to be
+//!   established", `ready` needs the backend and the config retrieved where required; the
+//!   agent's view (pkg/clustermesh/remote_cluster.go) adds the sync state.
 //!
 //! A cluster is healthy from the agents' side only when every agent asked reports every expected
 //! peer `ready` (the agent's own verdict: connected, config retrieved where required, and the

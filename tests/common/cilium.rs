@@ -8,8 +8,12 @@
 //!   `RemoteClusterConfig` (remote_cluster_config.go) and `RemoteClusterSynced`
 //!   (remote_cluster_synced.go). go-swagger models marshal with `omitempty`: a `false`, `0`
 //!   or `""` field is absent; pointer fields (`*bool`) are present when set, even to false.
-//! - `kvstoremesh-dbg status -o json` prints the list of `RemoteCluster` KVStoreMesh caches
-//!   (read by cilium-cli's `clustermesh status`, k8s/client.go `KVStoreMeshStatus`).
+//! - `clustermesh-apiserver kvstoremesh-dbg status -o json` prints the list of `RemoteCluster`
+//!   KVStoreMesh caches (run by cilium-cli's sysdump and `clustermesh status` in container
+//!   `kvstoremesh`).
+//! - A remote cluster's `connected` is "has a backend", `ready` is connected with its config
+//!   retrieved where required (pkg/clustermesh/common/remote_cluster.go `status`,
+//!   `isReadyLocked`), and for the agent also synced (pkg/clustermesh/remote_cluster.go).
 //! - The ready agent's etcd status line is the one `cilium status --verbose` shows in the seed
 //!   lab (1.17.6): `etcd: 1/1 connected, leases=0, lock leases=0, has-quorum=true: endpoint
 //!   status checks are disabled, ID: …` (pkg/kvstore/etcd.go `Status`); a cluster without a
@@ -25,8 +29,15 @@ use serde_json::{Value, json};
 
 /// The command cilium-cli runs in each agent.
 pub const AGENT_STATUS: [&str; 4] = ["cilium-dbg", "status", "-o", "json"];
-/// The command it runs in the clustermesh-apiserver's kvstoremesh container.
-pub const KVSTOREMESH_STATUS: [&str; 4] = ["kvstoremesh-dbg", "status", "-o", "json"];
+/// The command it runs in the clustermesh-apiserver's kvstoremesh container (cilium-cli
+/// `defaults.ClusterMeshBinaryName` with the `kvstoremesh-dbg` subcommand).
+pub const KVSTOREMESH_STATUS: [&str; 5] = [
+    "/usr/bin/clustermesh-apiserver",
+    "kvstoremesh-dbg",
+    "status",
+    "-o",
+    "json",
+];
 
 /// How a remote cluster looks from an agent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

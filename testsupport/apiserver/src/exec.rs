@@ -31,7 +31,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::error::ApiError;
 use crate::server::{Body, Shared, lock};
@@ -46,6 +48,8 @@ pub struct ExecScript {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub exit_code: i32,
+    /// How long the command runs before it prints anything (a hung agent: long).
+    pub delay: std::time::Duration,
 }
 
 impl ExecScript {
@@ -77,6 +81,9 @@ pub struct ExecState {
     /// When set, every exec is refused with 403 as RBAC without `create` on `pods/exec`.
     pub forbidden: bool,
     pub calls: Vec<ExecCall>,
+    /// Execs running right now, and the most that ever ran at once.
+    pub running: usize,
+    pub max_running: usize,
 }
 
 pub fn key(pod: &str, container: &str, argv: &[&str]) -> (String, String, String) {
@@ -173,7 +180,7 @@ pub fn serve(
         .get(UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let Some(key) = headers.get("sec-websocket-key").cloned() else {
+    let Some(ws_key) = headers.get("sec-websocket-key").cloned() else {
         return error(&ApiError::bad_request("Upgrade request required"));
     };
     if !upgrade {
@@ -206,18 +213,23 @@ pub fn serve(
             protocol: protocol.clone(),
         });
         let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
-        ex.scripts
-            .get(&key_of(&pod, &container, &argv_refs))
-            .cloned()
+        ex.scripts.get(&key(&pod, &container, &argv_refs)).cloned()
     };
-    let accept = derive_accept_key(key.as_bytes());
+    let accept = derive_accept_key(ws_key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut req);
+    let shared = shared.clone();
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
+        {
+            let mut ex = lock(&shared.exec);
+            ex.running += 1;
+            ex.max_running = ex.max_running.max(ex.running);
+        }
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         let _ = run(ws, script, &argv).await;
+        lock(&shared.exec).running -= 1;
     });
     let mut r = Response::new(crate::server::empty());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -233,10 +245,6 @@ pub fn serve(
         HeaderValue::from_str(&protocol).expect("protocol"),
     );
     r
-}
-
-fn key_of(pod: &str, container: &str, argv: &[&str]) -> (String, String, String) {
-    key(pod, container, argv)
 }
 
 fn frame(channel: u8, data: &[u8]) -> Message {
@@ -263,6 +271,7 @@ where
     }
     let status = match &script {
         Some(s) => {
+            tokio::time::sleep(s.delay).await;
             for chunk in s.stdout.chunks(CHUNK) {
                 ws.send(frame(1, chunk)).await?;
             }
@@ -275,7 +284,13 @@ where
     };
     ws.send(frame(3, &serde_json::to_vec(&status).expect("json")))
         .await?;
-    ws.close(None).await
+    // A normal closure (1000): client-go reads the error stream to its end and takes any other
+    // close code (even 1005, no status) as a broken stream.
+    ws.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }))
+    .await
 }
 
 /// The kubelet's Status for an exit code (exec.go `ServeExec`).

@@ -263,6 +263,11 @@ impl ApiServer {
         lock(&self.shared.exec).forbidden = on;
     }
 
+    /// The most execs that ran at once on this server so far.
+    pub fn max_concurrent_execs(&self) -> usize {
+        lock(&self.shared.exec).max_running
+    }
+
     /// Every exec received so far (after the authorization check), in arrival order.
     pub fn exec_calls(&self) -> Vec<exec::ExecCall> {
         lock(&self.shared.exec).calls.clone()

@@ -356,6 +356,7 @@ status: {phase: Running, conditions: [{type: Ready, status: "True"}]}
             stdout: b"partial\n".to_vec(),
             stderr: b"boom\n".to_vec(),
             exit_code: 3,
+            ..ExecScript::default()
         },
     );
     let (code, out, err) = exec(&["false"]);
