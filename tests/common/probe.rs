@@ -71,6 +71,7 @@ pub fn ping_lost(ip: &str) -> ExecScript {
         .into_bytes(),
         stderr: Vec::new(),
         exit_code: 1,
+        ..ExecScript::default()
     }
 }
 
@@ -80,6 +81,7 @@ pub fn ping_not_permitted() -> ExecScript {
         stdout: Vec::new(),
         stderr: b"ping: socktype: SOCK_RAW\nping: socket: Operation not permitted\nping: => missing cap_net_raw+p capability or setuid?\n".to_vec(),
         exit_code: 2,
+        ..ExecScript::default()
     }
 }
 
@@ -102,6 +104,7 @@ pub fn curl_timeout() -> ExecScript {
         stdout: Vec::new(),
         stderr: b"curl: (28) Connection timed out after 2002 milliseconds\n".to_vec(),
         exit_code: 28,
+        ..ExecScript::default()
     }
 }
 
