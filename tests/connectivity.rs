@@ -241,6 +241,37 @@ fn the_table_shows_paths_and_distribution() {
 }
 
 #[test]
+fn icmp_not_permitted_is_skipped_not_failed() {
+    let lab = Lab::start(&two());
+    let mut kubelet = Kubelet::new(true, true);
+    // east's kernel refuses the ICMP socket (no CAP_NET_RAW, ping_group_range not applied).
+    let mut script = |lab: &Lab| {
+        healthy_script(lab);
+        let ip = p::server_ip(spec(lab, "west").pod_cidr);
+        lab.server("east").script_exec(
+            p::CLIENT,
+            p::CONTAINER,
+            &argv(&p::ping_argv(&ip)),
+            p::ping_not_permitted(),
+        );
+    };
+    let run = run(
+        &lab,
+        &["connectivity", "-o", "yaml"],
+        &mut kubelet,
+        &mut script,
+    );
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "icmp:\n    result: skipped\n    reason: \"ICMP not permitted in the client pod (ping: socket: Operation not permitted)\""
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn one_direction_dropped() {
     let lab = Lab::start(&two());
     let mut kubelet = Kubelet::new(true, true);
