@@ -58,6 +58,14 @@ pub enum Command {
         after_help = "Examples:\n  kubectl mesh upgrade --chart cilium/cilium --version 1.17.6 -f values.yaml --install\n  kubectl mesh upgrade east --chart cilium/cilium -f values.yaml --dry-run --diff\n  kubectl mesh upgrade --chart cilium/cilium -f values.yaml --parallel 4 --continue-on-error --wait"
     )]
     Upgrade(UpgradeArgs),
+    /// Prove the data path the way the seed lab does: a probe client and a whoami server behind
+    /// a global Service in every cluster, pod-to-pod ICMP and TCP to every other cluster, and N
+    /// requests to the global Service from each cluster, whose answers are compared with what
+    /// `services` predicts. Cleans up what it created (also on Ctrl-C) unless --keep.
+    #[command(
+        after_help = "Examples:\n  kubectl mesh connectivity\n  kubectl mesh connectivity --requests 50 -o json\n  kubectl mesh connectivity --service default/webpod\n  kubectl mesh connectivity --client-image registry.local/netshoot --server-image registry.local/whoami\n  kubectl mesh connectivity --dry-run"
+    )]
+    Connectivity(ConnectivityArgs),
     /// Print a shell completion script.
     Completion(CompletionArgs),
     /// The version of this binary, the commit it was built from, and the Cilium chart versions
@@ -369,6 +377,44 @@ impl Vantage {
     }
 }
 
+#[derive(Debug, Args)]
+pub struct ConnectivityArgs {
+    /// The namespace of the probe workload (made when missing, and then removed again; an
+    /// existing namespace is left, only the probe's objects go).
+    #[arg(long, short = 'n', default_value = crate::mesh::connectivity::NAME, value_parser = namespace_name)]
+    pub namespace: String,
+    /// The client image (needs sh, curl and ping; a mirror for air-gapped clusters).
+    #[arg(long, alias = "image-client", default_value = crate::mesh::connectivity::DEFAULT_CLIENT_IMAGE, value_name = "IMAGE")]
+    pub client_image: String,
+    /// The server image (traefik/whoami or an image that runs like it: `--port`, `--name`).
+    #[arg(long, alias = "image-server", default_value = crate::mesh::connectivity::DEFAULT_SERVER_IMAGE, value_name = "IMAGE", conflicts_with = "service")]
+    pub server_image: String,
+    /// Requests to the global Service from each cluster.
+    #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub requests: u32,
+    /// Leave the probe workload in place (remove it later with `kubectl delete ns NAMESPACE`,
+    /// or a run without --keep).
+    #[arg(long)]
+    pub keep: bool,
+    /// Probe your own global Service (an HTTP service, best whoami-like) instead of deploying a
+    /// server: only the client is deployed.
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = service_ref)]
+    pub service: Option<(String, String)>,
+    /// How long to wait for the workload to become ready, and then for the mesh to route to it.
+    #[arg(long, default_value = "2m", value_parser = crate::live::parse_timeout)]
+    pub timeout: std::time::Duration,
+    /// Print, per cluster, the objects it would create, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
+    #[command(flatten)]
+    pub mesh: MeshArg,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
 /// Where the mesh file is.
 #[derive(Debug, Args)]
 pub struct MeshArg {
@@ -555,4 +601,12 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+/// `NAMESPACE/NAME` of a Service.
+pub fn service_ref(s: &str) -> Result<(String, String), String> {
+    let (ns, name) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not NAMESPACE/NAME (e.g. default/webpod)"))?;
+    Ok((namespace_name(ns)?, service_name(name)?))
 }

@@ -25,6 +25,7 @@ mod annotate;
 mod ca;
 mod completion;
 mod connect;
+mod connectivity;
 mod disconnect;
 mod init;
 mod peering;
@@ -71,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Services(args) => services::run(args),
         Command::Troubleshoot(args) => troubleshoot::run(args),
         Command::Upgrade(args) => upgrade::run(args),
+        Command::Connectivity(args) => connectivity::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Version(args) => version::run(args),
     }

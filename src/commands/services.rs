@@ -215,7 +215,7 @@ fn compare_agents(
 }
 
 /// Services, their EndpointSlices and (on 1.20+) the namespaces of one cluster.
-async fn read(
+pub async fn read(
     client: &ClusterClient,
     live: &Live,
     ns: Option<&str>,

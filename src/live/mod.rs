@@ -23,6 +23,7 @@ mod exec;
 pub mod helm;
 pub mod pod_exec;
 pub mod probe;
+mod workload;
 
 use exec::{plugin_name, run_plugin};
 

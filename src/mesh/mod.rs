@@ -2,6 +2,7 @@
 //! cluster's identity, CIDRs and clustermesh endpoint. Pure: parsing and validation, no I/O.
 
 pub mod agents;
+pub mod connectivity;
 pub mod edit;
 pub mod names;
 pub mod propose;

@@ -8,6 +8,7 @@ pub mod etcd;
 pub mod lab;
 pub mod meshlab;
 pub mod pki;
+pub mod probe;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
