@@ -325,14 +325,16 @@ pub fn dry_run_yaml(objects: &[serde_json::Value], hidden: Option<&str>) -> anyh
 /// Hides what `object` carries of key material (see [`dry_run_yaml`]).
 pub fn redact(object: &mut serde_json::Value, hidden: &str) {
     const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-    if let Some(a) = object["metadata"]["annotations"].as_object_mut()
-        && let Some(v) = a.get_mut(LAST_APPLIED)
+    // `get_mut`, not `[]`: indexing a mapping mutably adds the key (as null) when it is missing.
+    if let Some(v) = object
+        .pointer_mut("/metadata/annotations")
+        .and_then(|a| a.get_mut(LAST_APPLIED))
     {
         *v = serde_json::Value::String(hidden.to_string());
     }
     if object["kind"] == "Secret" {
         for field in ["data", "stringData"] {
-            if let Some(map) = object[field].as_object_mut() {
+            if let Some(map) = object.get_mut(field).and_then(|v| v.as_object_mut()) {
                 for v in map.values_mut() {
                     *v = serde_json::Value::String(hidden.to_string());
                 }
@@ -408,4 +410,30 @@ pub fn object_names(objects: &[serde_json::Value]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn redaction_hides_key_material_and_adds_nothing() {
+        let mut secret = json!({"kind": "Secret", "metadata": {"name": "s", "annotations": {
+            "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"ca.key\":\"K\"}}", "a": "b"}},
+            "data": {"ca.key": "Sw=="}});
+        super::redact(&mut secret, "<hidden>");
+        assert_eq!(
+            secret,
+            json!({"kind": "Secret", "metadata": {"name": "s", "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": "<hidden>", "a": "b"}},
+                "data": {"ca.key": "<hidden>"}})
+        );
+        let plain = json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
+        let mut redacted = plain.clone();
+        super::redact(&mut redacted, "<hidden>");
+        assert_eq!(redacted, plain);
+        let mut bare = json!({"kind": "Secret", "metadata": {"name": "s"}});
+        super::redact(&mut bare, "<hidden>");
+        assert_eq!(bare, json!({"kind": "Secret", "metadata": {"name": "s"}}));
+    }
 }
