@@ -311,7 +311,6 @@ impl<'a> Objects<'a> {
     pub fn set_raw(&mut self, id: DocId, text: String) -> Result<(), RenderError> {
         let doc = &mut self.docs[id];
         let reparsed = stream::split(&text)
-            .into_iter()
             .map(|d| d.split_head().1)
             .collect::<String>();
         doc.value = yaml::parse(&reparsed).map_err(|e| RenderError::Invalid {
@@ -570,5 +569,64 @@ pub fn describe(v: &Value) -> String {
     match v["metadata"]["namespace"].as_str() {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream over 1 MiB (read by two threads): tiny documents around two the test keeps.
+    fn big(middle: &str) -> String {
+        let tiny = |i: usize| {
+            format!(
+                "---\n# Source: t/templates/c.yaml\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: a}}\n"
+            )
+        };
+        let mut s: String = (0..8000).map(tiny).collect();
+        s.push_str("---\nkind: Secret\nmetadata: {name: keep, namespace: kube-system}\n");
+        s.extend((8000..16000).map(tiny));
+        s.push_str(middle);
+        s.push_str("---\nkind: Secret\nmetadata: {name: keep2, namespace: kube-system}\n");
+        s.extend((16000..24000).map(tiny));
+        assert!(s.len() > 1 << 20);
+        s
+    }
+
+    fn parse(stream: &str) -> Result<Objects<'_>, RenderError> {
+        let chart = ChartSource::Namespace("kube-system".into());
+        Objects::parse(stream, &chart, |kind, ns, _| {
+            kind == Some("Secret") && ns == Some("kube-system")
+        })
+    }
+
+    #[test]
+    fn a_big_stream_read_in_two_halves_is_the_whole_stream() {
+        let stream = big("");
+        let objects = parse(&stream).unwrap();
+        assert_eq!(objects.docs.len(), 2);
+        assert_eq!(objects.number(0), 8001);
+        assert_eq!(objects.number(1), 16002);
+        let keep2 = stream.find("kind: Secret\nmetadata: {name: keep2").unwrap();
+        assert_eq!(
+            objects.docs[1].src.first_line,
+            stream[..keep2].matches('\n').count()
+        );
+        let out = objects.write(|_, _| Ok(())).unwrap();
+        assert_eq!(out.to_string(), stream);
+    }
+
+    #[test]
+    fn a_malformed_document_in_the_second_half_is_named_by_its_place_in_the_stream() {
+        let stream = big("---\nkind: ConfigMap\nmetadata: {name: x\n");
+        let at = stream.find("metadata: {name: x\n").unwrap();
+        match parse(&stream) {
+            Err(RenderError::Yaml { document, line, .. }) => {
+                assert_eq!(document, 16002);
+                assert_eq!(line, stream[..at].matches('\n').count() + 1);
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("accepted"),
+        }
     }
 }
