@@ -56,11 +56,12 @@ K
   printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ip-masq-agent, namespace: kube-system}\ndata:\n  config: %s\n' "'{\"nonMasqueradeCIDRs\":[\"10.1.0.0/16\"]}'" >"$work/k-$2/ip-masq-agent.yaml"
 }
 
-# measure N command... : runs it N times; prints "wall_ms cpu_ms rss_kib" (medians)
+# measure N INPUT command... : runs it N times with INPUT on stdin; prints "wall_ms cpu_ms rss_kib"
+# (medians)
 measure() {
-  local n=$1; shift
+  local n=$1 input=$2; shift 2
   for _ in $(seq "$n"); do
-    /usr/bin/time -f '%e %U %S %M' -o "$work/t" "$@" >/dev/null
+    /usr/bin/time -f '%e %U %S %M' -o "$work/t" "$@" <"$input" >/dev/null
     awk '{printf "%.1f %.1f %d\n", $1 * 1000, ($2 + $3) * 1000, $4}' "$work/t"
   done >"$work/runs"
   local med='{a[NR]=$0} END {print a[int((NR+1)/2)]}'
@@ -85,13 +86,13 @@ printf '%-10s %10s %10s %10s %8s %10s %7s %11s %8s\n' stream bytes wall_ms cpu_m
 for s in seed umbrella tiny-100k tiny-1M; do
   f="$work/$s.yaml"; bytes=$(wc -c <"$f")
   case $s in seed) n=$runs ;; umbrella) n=$(( runs < 7 ? runs : 7 )) ;; *) n=3 ;; esac
-  read -r wall cpu rss < <(measure "$n" render "$f")
+  read -r wall cpu rss < <(measure "$n" "$f" "$BIN" render --mesh examples/mesh.yaml --cluster west)
   [ "$s" = seed ] && wall=$(seed_ms render "$f")
   theirs=-; ratio=-
   if [ "$PEER" = 1 ] && [ "$s" != tiny-1M ]; then
     kustomization "$f" "$s"
     if [ "$s" = seed ]; then theirs=$(seed_ms kubectl kustomize "$work/k-$s")
-    else read -r theirs _ _ < <(measure "$(( n < 3 ? n : 3 ))" kubectl kustomize "$work/k-$s"); fi
+    else read -r theirs _ _ < <(measure "$(( n < 3 ? n : 3 ))" /dev/null kubectl kustomize "$work/k-$s"); fi
     ratio=$(awk -v a="$theirs" -v b="$wall" 'BEGIN {printf "%.1fx", a / b}')
   fi
   mbps=$(awk -v b="$bytes" -v ms="$wall" 'BEGIN {printf "%.0f", b / 1e3 / ms}')
