@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+pub mod scan;
+
 /// A parse failure with the 1-based line (within the parsed text) where it was found.
 #[derive(Debug)]
 pub struct ParseError {
@@ -85,6 +87,9 @@ fn options(len: usize) -> serde_saphyr::Options {
         strict_booleans: false,
         budget: Some(budget),
         with_snippet: false,
+        // Comments are checked but not kept: nothing reads them, and kept ones count against
+        // the budget (more than 32 in a row in some places refused a valid document).
+        emit_comments: false,
     }
 }
 
@@ -140,6 +145,17 @@ mod tests {
         // A few aliases (as charts write them) are fine.
         let v = parse("a: &x {k: v}\nb: *x\nc: *x\n").unwrap();
         assert_eq!(v["c"]["k"], "v");
+    }
+
+    #[test]
+    fn long_runs_of_comments_are_fine() {
+        let mut doc = String::from("kind: A\nx:\n");
+        for i in 0..100 {
+            doc.push_str(&format!("  # line {i}\n"));
+        }
+        doc.push_str("  y: 1\n");
+        assert_eq!(parse(&doc).unwrap()["x"]["y"], 1);
+        assert_eq!(parse_header(&doc).unwrap()["kind"], "A");
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         args.kubeconfig.as_deref(),
     )?;
     let mesh_ca = load_mesh_ca(&mesh, mesh_path)?;
-    let mut input = Vec::new();
+    let mut input = input_buffer();
     std::io::stdin()
         .lock()
         .read_to_end(&mut input)
@@ -41,10 +41,27 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     };
     let output = render(&input, &target)
         .with_context(|| format!("render for cluster {:?}", cluster.name))?;
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(output.as_bytes())?;
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    output.write_to(&mut stdout)?;
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A buffer for all of stdin that is never copied as it grows: the file's size when stdin is a
+/// file, else 64 MiB of address space, which the allocator maps on its own and which costs memory
+/// only as it is filled (a growing buffer that started small would leave its earlier copies in
+/// the heap: up to the input's size again).
+fn input_buffer() -> Vec<u8> {
+    use std::os::fd::AsFd;
+    let size = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len().min(1 << 32) as usize + 1);
+    Vec::with_capacity(size.unwrap_or(64 << 20))
 }
 
 /// `--cluster`; else the cluster whose context is `$HELM_KUBECONTEXT`; else, only when the user

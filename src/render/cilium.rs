@@ -34,12 +34,10 @@ const TOUCHED_KINDS: &[&str] = &[
 /// Whether a document (by its header, and whether the Cilium chart made it) is one the
 /// transforms may need whole: the chart's objects of the kinds above wherever they are (SPIRE
 /// and ServiceMonitors may live in other namespaces), and those kinds in the Cilium namespace.
-pub fn wanted(header: &Value, chart_made: bool, ns: &str) -> bool {
-    TOUCHED_KINDS.iter().any(|k| header["kind"] == *k)
-        && (chart_made
-            || header["metadata"]["namespace"]
-                .as_str()
-                .is_none_or(|n| n == ns))
+/// `kind` and `namespace` are `None` when absent or not strings.
+pub fn wanted(kind: Option<&str>, namespace: Option<&str>, chart_made: bool, ns: &str) -> bool {
+    kind.is_some_and(|kind| TOUCHED_KINDS.contains(&kind))
+        && (chart_made || namespace.is_none_or(|n| n == ns))
 }
 
 /// Gives the stream `t`'s identity, routing, ip-masq-agent, peers and certificates; returns the
@@ -60,8 +58,8 @@ pub fn apply(objects: &mut Objects, t: &Target) -> Result<Identity, RenderError>
                 message: format!(
                     "the stream has {} ConfigMaps cilium-config in namespace {ns:?} (documents {} and {}): render one Cilium release at a time",
                     configs.len(),
-                    first + 1,
-                    second + 1
+                    objects.number(first),
+                    objects.number(second)
                 ),
             });
         }

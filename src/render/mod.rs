@@ -11,6 +11,9 @@ pub mod stream;
 mod tls;
 pub mod values;
 
+use std::borrow::Cow;
+use std::io::Write;
+
 use time::OffsetDateTime;
 
 use crate::mesh::{Cluster, Mesh};
@@ -76,12 +79,45 @@ pub enum RenderError {
 }
 
 /// Renders `stream` for `target`; the result is complete or an error, never half a stream.
-pub fn render(stream: &str, target: &Target) -> Result<String, RenderError> {
+pub fn render<'a>(stream: &'a str, target: &Target) -> Result<Rendered<'a>, RenderError> {
     let ns = target.mesh.namespace();
     let chart = objects::ChartSource::detect(stream, ns);
-    let mut objects = objects::Objects::parse(stream, &chart, |header, made| {
-        cilium::wanted(header, made, ns)
+    let mut objects = objects::Objects::parse(stream, &chart, |kind, namespace, made| {
+        cilium::wanted(kind, namespace, made, ns)
     })?;
     let identity = cilium::apply(&mut objects, target)?;
     objects.write(|object, text| derived::check(object, text, &identity))
+}
+
+/// A rendered stream, in pieces: the input's own text wherever nothing changed (borrowed, so an
+/// umbrella chart's stream is not copied) and new text where something did.
+#[derive(Debug, Default)]
+pub struct Rendered<'a> {
+    parts: Vec<Cow<'a, str>>,
+}
+
+impl<'a> Rendered<'a> {
+    fn push(&mut self, part: Cow<'a, str>) {
+        if !part.is_empty() {
+            self.parts.push(part);
+        }
+    }
+
+    fn ends_with_newline(&self) -> bool {
+        self.parts.last().is_none_or(|p| p.ends_with('\n'))
+    }
+
+    /// Writes the stream to `out`.
+    pub fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        for part in &self.parts {
+            out.write_all(part.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.parts.iter().try_for_each(|p| f.write_str(p))
+    }
 }

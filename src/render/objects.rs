@@ -1,17 +1,23 @@
 //! The parsed stream: every document with its raw text and its value, so that a transform can
 //! look objects up, change them, add new ones, and untouched documents stay byte-identical.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
-use super::RenderError;
 use super::stream::{self, Document};
+use super::{RenderError, Rendered};
 use crate::yaml;
 
 /// Helm 4 tags every document it hands a post-renderer with this annotation and regroups the
 /// output by it; objects we add must carry it too.
-pub const HELM_FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
+pub const HELM_FILENAME_ANNOTATION: &str = yaml::scan::FILENAME_ANNOTATION;
 
+/// A document a transform may read or change. Documents nothing needs are not kept: their text
+/// stays in the stream, in the `before` of the next kept document or the `tail`.
 struct Doc<'a> {
+    /// The documents between the previous kept one and this one, written back as they are.
+    before: &'a str,
     src: Document<'a>,
     /// Whether the document comes from the Cilium chart's own templates (see [`ChartSource`]).
     chart: bool,
@@ -34,6 +40,8 @@ struct Added {
 pub struct Objects<'a> {
     docs: Vec<Doc<'a>>,
     added: Vec<Added>,
+    /// The documents after the last kept one.
+    tail: &'a str,
 }
 
 /// Which documents the Cilium chart made. Helm names each document's template (`# Source:`
@@ -48,10 +56,17 @@ pub enum ChartSource {
 }
 
 impl ChartSource {
-    /// Finds the chart's template folder in `stream` (a text scan: no parsing).
+    /// Finds the chart's template folder in `stream` (a text scan: no parsing; only the lines
+    /// that name the config template are looked at).
     pub fn detect(stream: &str, namespace: &str) -> ChartSource {
         const CONFIG_TEMPLATE: &str = "templates/cilium-configmap.yaml";
-        let folder = stream.lines().find_map(|l| {
+        let bytes = stream.as_bytes();
+        let mut lines = memchr::memmem::find_iter(bytes, CONFIG_TEMPLATE).map(|at| {
+            let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
+            let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |p| at + p);
+            &stream[start..end]
+        });
+        let folder = lines.find_map(|l| {
             let l = l.trim();
             let path = l
                 .strip_prefix("# Source: ")
@@ -69,15 +84,14 @@ impl ChartSource {
         }
     }
 
-    /// Whether a document with this header and template path is the chart's.
-    pub fn made(&self, header: &Value, template: Option<&str>) -> bool {
+    /// Whether a document in `namespace` (`None`: none, or not a string) made by `template`
+    /// is the chart's.
+    pub fn made(&self, namespace: Option<&str>, template: Option<&str>) -> bool {
         match self {
             ChartSource::Templates(folder) => {
                 template.is_some_and(|t| t.starts_with(folder.as_str()))
             }
-            ChartSource::Namespace(ns) => header["metadata"]["namespace"]
-                .as_str()
-                .is_none_or(|n| n == ns),
+            ChartSource::Namespace(ns) => namespace.is_none_or(|n| n == ns),
         }
     }
 }
@@ -86,53 +100,64 @@ impl ChartSource {
 pub type DocId = usize;
 
 impl<'a> Objects<'a> {
-    /// Parses every document (a malformed one is an error naming its number and stream line).
-    /// Only documents `wanted` by their header (kind and metadata) are kept whole; the others
-    /// keep just that header, since they are written back as their raw text anyway.
+    /// Checks every document (a malformed one is an error naming its number and stream line)
+    /// and keeps those a transform may need: the ones `wanted` by their kind and namespace and
+    /// whether the chart made them (parsed whole), the chart's others and any labelled as a
+    /// Cilium chart (their header only). The rest stay text: most documents of an umbrella
+    /// chart are read by [`yaml::scan::Reader`] alone, without building a value. A big stream
+    /// is read by two threads, a half each, cut at a document boundary.
     pub fn parse(
         stream: &'a str,
         chart: &ChartSource,
-        wanted: impl Fn(&Value, bool) -> bool,
+        wanted: impl Fn(Option<&str>, Option<&str>, bool) -> bool + Sync,
     ) -> Result<Objects<'a>, RenderError> {
-        let mut docs = Vec::new();
-        for src in stream::split(stream) {
-            let (head, body) = src.split_head();
-            let yaml_error = |e: yaml::ParseError| RenderError::Yaml {
-                document: src.number,
-                line: src.body_first_line() + e.line.map_or(0, |l| l.saturating_sub(1) as usize),
-                message: e.message,
-            };
-            let header = yaml::parse_header(body).map_err(yaml_error)?;
-            let template = header["metadata"]["annotations"][HELM_FILENAME_ANNOTATION]
-                .as_str()
-                .map(str::to_string)
-                .or_else(|| source_of(head));
-            let made = chart.made(&header, template.as_deref());
-            let value = if wanted(&header, made) {
-                yaml::parse(body).map_err(yaml_error)?
-            } else {
-                header
-            };
-            if !matches!(value, Value::Null | Value::Object(_)) {
-                return Err(RenderError::Yaml {
-                    document: src.number,
-                    line: src.body_first_line(),
-                    message: "is not a Kubernetes object (a mapping with apiVersion and kind)"
-                        .into(),
-                });
+        const TWO_THREADS_FROM: usize = 1 << 20;
+        let cut = if stream.len() >= TWO_THREADS_FROM {
+            stream::boundary_after(stream, stream.len() / 2)
+        } else {
+            stream.len()
+        };
+        let (first, second) = std::thread::scope(|scope| {
+            let second = (cut < stream.len())
+                .then(|| scope.spawn(|| Part::read(stream, cut, stream.len(), chart, &wanted)));
+            let first = Part::read(stream, 0, cut, chart, &wanted);
+            let second = second.map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            (first, second)
+        });
+        let first = first?;
+        let Some(second) = second else {
+            return Ok(first.objects(stream));
+        };
+        // The second half counted its documents and lines from 1.
+        let lines = memchr::memchr_iter(b'\n', &stream.as_bytes()[..cut]).count();
+        let shift = |number: &mut usize, line: &mut usize| {
+            *number += first.count;
+            *line += lines;
+        };
+        let mut second = second.map_err(|mut e| {
+            if let RenderError::Yaml { document, line, .. } = &mut e {
+                shift(document, line);
             }
-            docs.push(Doc {
-                src,
-                chart: made,
-                template,
-                text: None,
-                value,
-                original: None,
-            });
+            e
+        })?;
+        for doc in &mut second.docs {
+            shift(&mut doc.src.number, &mut doc.src.first_line);
         }
+        let mut docs = first.docs;
+        let gap = match second.docs.first_mut() {
+            Some(doc) => {
+                // Its untouched text starts where the first half's did.
+                let start = doc.src.raw.as_ptr() as usize - stream.as_ptr() as usize;
+                doc.before = &stream[first.gap..start];
+                second.gap
+            }
+            None => first.gap,
+        };
+        docs.append(&mut second.docs);
         Ok(Objects {
             docs,
             added: Vec::new(),
+            tail: &stream[gap..],
         })
     }
 
@@ -143,6 +168,7 @@ impl<'a> Objects<'a> {
             .into_iter()
             .enumerate()
             .map(|(i, value)| Doc {
+                before: "",
                 src: Document {
                     number: i + 1,
                     first_line: 1,
@@ -158,6 +184,7 @@ impl<'a> Objects<'a> {
         Objects {
             docs,
             added: Vec::new(),
+            tail: "",
         }
     }
 
@@ -284,7 +311,6 @@ impl<'a> Objects<'a> {
     pub fn set_raw(&mut self, id: DocId, text: String) -> Result<(), RenderError> {
         let doc = &mut self.docs[id];
         let reparsed = stream::split(&text)
-            .into_iter()
             .map(|d| d.split_head().1)
             .collect::<String>();
         doc.value = yaml::parse(&reparsed).map_err(|e| RenderError::Invalid {
@@ -294,6 +320,11 @@ impl<'a> Objects<'a> {
         doc.original = None;
         doc.text = Some(text);
         Ok(())
+    }
+
+    /// The document's 1-based position in the stream.
+    pub fn number(&self, id: DocId) -> usize {
+        self.docs[id].src.number
     }
 
     /// `kind namespace/name` for messages.
@@ -306,9 +337,9 @@ impl<'a> Objects<'a> {
     pub fn add_after(&mut self, after: DocId, template: &str, mut value: Value) {
         let sibling =
             self.docs[after].value["metadata"]["annotations"][HELM_FILENAME_ANNOTATION].as_str();
-        let sibling_source = source_of(self.docs[after].src.raw);
+        let sibling_source = source_in(self.docs[after].src.raw);
         let chart_dir = sibling
-            .or(sibling_source.as_deref())
+            .or(sibling_source)
             .and_then(|s| s.find("templates/").map(|i| s[..i].to_string()))
             .unwrap_or_else(|| "cilium/".to_string());
         let source = format!("{chart_dir}templates/{template}");
@@ -332,48 +363,149 @@ impl<'a> Objects<'a> {
         });
     }
 
-    /// The whole output stream, built completely before anything is written. `check` sees every
-    /// document the chart made (and every object a transform added) with the text it is written
-    /// as; an error from `check` fails the write.
+    /// The whole output stream, complete before anything is written: the input's own text
+    /// where nothing changed (borrowed, not copied), new text where a transform changed or added
+    /// an object. `check` sees every document the chart made (and every object a transform
+    /// added) with the text it is written as; an error from `check` fails the write.
     pub fn write(
-        &self,
+        self,
         mut check: impl FnMut(&Value, &str) -> Result<(), RenderError>,
-    ) -> Result<String, RenderError> {
-        let mut out =
-            String::with_capacity(self.docs.iter().map(|d| d.src.raw.len()).sum::<usize>() + 4096);
-        for (i, doc) in self.docs.iter().enumerate() {
+    ) -> Result<Rendered<'a>, RenderError> {
+        let Objects { docs, added, tail } = self;
+        let mut out = Rendered::default();
+        for (i, doc) in docs.into_iter().enumerate() {
+            out.push(Cow::Borrowed(doc.before));
             let changed = doc.original.as_ref().is_some_and(|o| *o != doc.value);
             if changed {
                 let (head, _) = doc.src.split_head(); // the `---` line and `# Source:` comment
-                out.push_str(head);
+                out.push(Cow::Borrowed(head));
                 if !head.is_empty() && !head.ends_with('\n') {
-                    out.push('\n');
+                    out.push(Cow::Borrowed("\n"));
                 }
                 let text = emit(&doc.value, &describe(&doc.value))?;
                 if doc.chart {
                     check(&doc.value, &text)?;
                 }
-                out.push_str(&text);
+                out.push(Cow::Owned(text));
             } else {
-                let text = doc.text.as_deref().unwrap_or(doc.src.raw);
+                let text = match doc.text {
+                    Some(t) => Cow::Owned(t),
+                    None => Cow::Borrowed(doc.src.raw),
+                };
                 if doc.chart {
-                    check(&doc.value, text)?;
+                    check(&doc.value, &text)?;
                 }
-                out.push_str(text);
+                out.push(text);
             }
-            for add in self.added.iter().filter(|a| a.after == i) {
-                if !out.is_empty() && !out.ends_with('\n') {
-                    out.push('\n');
+            for add in added.iter().filter(|a| a.after == i) {
+                if !out.ends_with_newline() {
+                    out.push(Cow::Borrowed("\n"));
                 }
-                out.push_str("---\n# Source: ");
-                out.push_str(&add.source);
-                out.push('\n');
+                out.push(Cow::Owned(format!("---\n# Source: {}\n", add.source)));
                 let text = emit(&add.value, &describe(&add.value))?;
                 check(&add.value, &text)?;
-                out.push_str(&text);
+                out.push(Cow::Owned(text));
             }
         }
+        out.push(Cow::Borrowed(tail));
         Ok(out)
+    }
+}
+
+/// The documents of `stream[from..to]` a render keeps (see [`Objects::parse`]); numbers and
+/// lines count from the part's start.
+struct Part<'a> {
+    docs: Vec<Doc<'a>>,
+    /// How many documents the part has.
+    count: usize,
+    /// Where the text after the last kept document starts.
+    gap: usize,
+}
+
+impl<'a> Part<'a> {
+    fn read(
+        stream: &'a str,
+        from: usize,
+        to: usize,
+        chart: &ChartSource,
+        wanted: &impl Fn(Option<&str>, Option<&str>, bool) -> bool,
+    ) -> Result<Part<'a>, RenderError> {
+        let mut docs = Vec::new();
+        let mut reader = yaml::scan::Reader::default();
+        let mut gap = from; // where the text not yet in a kept document starts
+        let mut offset = from;
+        let mut count = 0;
+        for src in stream::split(&stream[from..to]) {
+            count += 1;
+            let start = offset;
+            offset += src.raw.len();
+            let (head, body) = src.split_head();
+            let yaml_error = |e: yaml::ParseError| RenderError::Yaml {
+                document: src.number,
+                line: src.body_first_line() + e.line.map_or(0, |l| l.saturating_sub(1) as usize),
+                message: e.message,
+            };
+            let (header, template, made, whole) = match reader.head(body) {
+                Some(h) => {
+                    let template = h.filename.as_deref().or_else(|| source_in(head));
+                    let made = chart.made(h.namespace.as_deref(), template);
+                    let whole = wanted(h.kind.as_deref(), h.namespace.as_deref(), made);
+                    if !(whole || made || cilium_label(h.chart.as_deref())) {
+                        continue;
+                    }
+                    let template = template.map(str::to_string);
+                    (head_value(&h), template, made, whole)
+                }
+                None => {
+                    let header = yaml::parse_header(body).map_err(yaml_error)?;
+                    if !matches!(header, Value::Null | Value::Object(_)) {
+                        return Err(RenderError::Yaml {
+                            document: src.number,
+                            line: src.body_first_line(),
+                            message:
+                                "is not a Kubernetes object (a mapping with apiVersion and kind)"
+                                    .into(),
+                        });
+                    }
+                    let meta = &header["metadata"];
+                    let template = meta["annotations"][HELM_FILENAME_ANNOTATION]
+                        .as_str()
+                        .or_else(|| source_in(head));
+                    let namespace = meta["namespace"].as_str();
+                    let made = chart.made(namespace, template);
+                    let whole = wanted(header["kind"].as_str(), namespace, made);
+                    if !(whole || made || cilium_label(meta["labels"]["helm.sh/chart"].as_str())) {
+                        continue;
+                    }
+                    let template = template.map(str::to_string);
+                    (header, template, made, whole)
+                }
+            };
+            let value = if whole {
+                yaml::parse(body).map_err(yaml_error)?
+            } else {
+                header
+            };
+            docs.push(Doc {
+                before: &stream[gap..start],
+                src,
+                chart: made,
+                template,
+                text: None,
+                value,
+                original: None,
+            });
+            gap = offset;
+        }
+        Ok(Part { docs, count, gap })
+    }
+
+    fn objects(self, stream: &'a str) -> Objects<'a> {
+        Objects {
+            docs: self.docs,
+            added: Vec::new(),
+            tail: &stream[self.gap..],
+        }
     }
 }
 
@@ -385,9 +517,50 @@ fn emit(value: &Value, what: &str) -> Result<String, RenderError> {
 }
 
 /// The template a document came from, from Helm's `# Source:` comment.
-fn source_of(raw: &str) -> Option<String> {
+fn source_in(raw: &str) -> Option<&str> {
     raw.lines()
-        .find_map(|l| l.strip_prefix("# Source: ").map(|s| s.trim().to_string()))
+        .find_map(|l| l.strip_prefix("# Source: ").map(str::trim))
+}
+
+/// A `helm.sh/chart` label of the Cilium chart (the chart version is read from it).
+fn cilium_label(label: Option<&str>) -> bool {
+    label.is_some_and(|l| l.starts_with("cilium-"))
+}
+
+/// The header a document's [`yaml::scan::Head`] stands for: what [`yaml::parse_header`] would
+/// give for the fields a render reads of a document it does not parse whole.
+fn head_value(h: &yaml::scan::Head) -> Value {
+    if !h.mapping {
+        return Value::Null;
+    }
+    let string = |s: &Option<Cow<str>>| s.as_deref().map(|s| Value::String(s.to_string()));
+    let mut meta = Map::new();
+    for (key, value) in [("name", &h.name), ("namespace", &h.namespace)] {
+        if let Some(v) = string(value) {
+            meta.insert(key.into(), v);
+        }
+    }
+    for (key, field, value) in [
+        ("labels", "helm.sh/chart", &h.chart),
+        ("annotations", HELM_FILENAME_ANNOTATION, &h.filename),
+    ] {
+        if let Some(v) = string(value) {
+            meta.insert(
+                key.into(),
+                Value::Object(Map::from_iter([(field.into(), v)])),
+            );
+        }
+    }
+    let mut m = Map::new();
+    for (key, value) in [("apiVersion", &h.api_version), ("kind", &h.kind)] {
+        if let Some(v) = string(value) {
+            m.insert(key.into(), v);
+        }
+    }
+    if !meta.is_empty() {
+        m.insert("metadata".into(), Value::Object(meta));
+    }
+    Value::Object(m)
 }
 
 pub fn describe(v: &Value) -> String {
@@ -396,5 +569,64 @@ pub fn describe(v: &Value) -> String {
     match v["metadata"]["namespace"].as_str() {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream over 1 MiB (read by two threads): tiny documents around two the test keeps.
+    fn big(middle: &str) -> String {
+        let tiny = |i: usize| {
+            format!(
+                "---\n# Source: t/templates/c.yaml\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: a}}\n"
+            )
+        };
+        let mut s: String = (0..8000).map(tiny).collect();
+        s.push_str("---\nkind: Secret\nmetadata: {name: keep, namespace: kube-system}\n");
+        s.extend((8000..16000).map(tiny));
+        s.push_str(middle);
+        s.push_str("---\nkind: Secret\nmetadata: {name: keep2, namespace: kube-system}\n");
+        s.extend((16000..24000).map(tiny));
+        assert!(s.len() > 1 << 20);
+        s
+    }
+
+    fn parse(stream: &str) -> Result<Objects<'_>, RenderError> {
+        let chart = ChartSource::Namespace("kube-system".into());
+        Objects::parse(stream, &chart, |kind, ns, _| {
+            kind == Some("Secret") && ns == Some("kube-system")
+        })
+    }
+
+    #[test]
+    fn a_big_stream_read_in_two_halves_is_the_whole_stream() {
+        let stream = big("");
+        let objects = parse(&stream).unwrap();
+        assert_eq!(objects.docs.len(), 2);
+        assert_eq!(objects.number(0), 8001);
+        assert_eq!(objects.number(1), 16002);
+        let keep2 = stream.find("kind: Secret\nmetadata: {name: keep2").unwrap();
+        assert_eq!(
+            objects.docs[1].src.first_line,
+            stream[..keep2].matches('\n').count()
+        );
+        let out = objects.write(|_, _| Ok(())).unwrap();
+        assert_eq!(out.to_string(), stream);
+    }
+
+    #[test]
+    fn a_malformed_document_in_the_second_half_is_named_by_its_place_in_the_stream() {
+        let stream = big("---\nkind: ConfigMap\nmetadata: {name: x\n");
+        let at = stream.find("metadata: {name: x\n").unwrap();
+        match parse(&stream) {
+            Err(RenderError::Yaml { document, line, .. }) => {
+                assert_eq!(document, 16002);
+                assert_eq!(line, stream[..at].matches('\n').count() + 1);
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("accepted"),
+        }
     }
 }

@@ -41,31 +41,80 @@ fn is_separator(line: &str) -> bool {
 }
 
 /// Splits a stream at its `---` lines. Concatenating the documents' `raw` gives back the input.
-pub fn split(stream: &str) -> Vec<Document<'_>> {
-    let mut docs = Vec::new();
-    let mut start = 0;
-    let mut start_line = 1;
-    let mut offset = 0;
-    for (line_no, line) in (1..).zip(stream.split_inclusive('\n')) {
-        if is_separator(line) && offset > start {
-            docs.push(Document {
-                number: docs.len() + 1,
-                first_line: start_line,
-                raw: &stream[start..offset],
-            });
-            start = offset;
-            start_line = line_no;
+pub fn split(stream: &str) -> Split<'_> {
+    Split {
+        stream,
+        start: 0,
+        line: 1,
+        number: 0,
+        finder: memchr::memmem::Finder::new(b"\n---"),
+    }
+}
+
+/// Where the first document starting at or after byte `at` of `stream` starts (its `---`
+/// line), or the stream's length: a place to cut a stream without splitting a document.
+pub fn boundary_after(stream: &str, at: usize) -> usize {
+    let bytes = stream.as_bytes();
+    let mut from = at.saturating_sub(1).min(bytes.len());
+    let finder = memchr::memmem::Finder::new(b"\n---");
+    while let Some(p) = finder.find(&bytes[from..]) {
+        let line = from + p + 1;
+        let eol = memchr::memchr(b'\n', &bytes[line..]).map_or(bytes.len(), |n| line + n + 1);
+        if is_separator(&stream[line..eol]) {
+            return line;
         }
-        offset += line.len();
+        from = line;
     }
-    if offset > start {
-        docs.push(Document {
-            number: docs.len() + 1,
-            first_line: start_line,
-            raw: &stream[start..offset],
-        });
+    stream.len()
+}
+
+/// The documents of a stream, in order (see [`split`]): separators are found with a vectorised
+/// search for `\n---`, so a document costs what its length does to scan once.
+pub struct Split<'a> {
+    stream: &'a str,
+    /// Where the next document starts.
+    start: usize,
+    /// Its first line.
+    line: usize,
+    number: usize,
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl<'a> Iterator for Split<'a> {
+    type Item = Document<'a>;
+
+    fn next(&mut self) -> Option<Document<'a>> {
+        let s = self.stream;
+        if self.start >= s.len() {
+            return None;
+        }
+        let bytes = s.as_bytes();
+        // The next separator line after the one this document may open with.
+        let mut from = self.start;
+        let end = loop {
+            match self.finder.find(&bytes[from..]) {
+                None => break s.len(),
+                Some(p) => {
+                    let at = from + p + 1;
+                    let eol = memchr::memchr(b'\n', &bytes[at..]).map_or(s.len(), |n| at + n + 1);
+                    if is_separator(&s[at..eol]) {
+                        break at;
+                    }
+                    from = at;
+                }
+            }
+        };
+        self.number += 1;
+        let raw = &s[self.start..end];
+        let doc = Document {
+            number: self.number,
+            first_line: self.line,
+            raw,
+        };
+        self.line += memchr::memchr_iter(b'\n', raw.as_bytes()).count();
+        self.start = end;
+        Some(doc)
     }
-    docs
 }
 
 #[cfg(test)]
@@ -76,7 +125,7 @@ mod tests {
     fn splits_and_reassembles_exactly() {
         let s =
             "---\n# Source: a.yaml\nkind: A\n---\n# only a comment\n--- \nkind: B\nx: |\n  text\n";
-        let docs = split(s);
+        let docs: Vec<_> = split(s).collect();
         assert_eq!(docs.len(), 3);
         assert_eq!(docs.iter().map(|d| d.raw).collect::<String>(), s);
         assert_eq!(
@@ -89,7 +138,7 @@ mod tests {
 
     #[test]
     fn a_stream_without_a_leading_separator() {
-        let docs = split("kind: A\n---\nkind: B");
+        let docs: Vec<_> = split("kind: A\n---\nkind: B").collect();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].raw, "kind: A\n");
         assert_eq!(docs[1].raw, "---\nkind: B");
@@ -97,7 +146,26 @@ mod tests {
     }
 
     #[test]
+    fn cut_at_a_boundary_splits_as_the_whole() {
+        let s = "a: 1\n---\nb: |\n  ---x\n--- \nc: 3\n---\n";
+        for at in 0..=s.len() {
+            let cut = boundary_after(s, at);
+            assert!(cut >= at.min(s.len()), "{at}");
+            let mut parts: Vec<_> = split(&s[..cut]).map(|d| d.raw).collect();
+            parts.extend(split(&s[cut..]).map(|d| d.raw));
+            assert_eq!(parts, split(s).map(|d| d.raw).collect::<Vec<_>>(), "{at}");
+        }
+    }
+
+    #[test]
     fn dashes_inside_a_line_do_not_split() {
-        assert_eq!(split("a: ---\nb: x---\n").len(), 1);
+        assert_eq!(split("a: ---\nb: x---\n").count(), 1);
+        // `---` that is not alone on its line (or followed by a space or tab) splits nothing.
+        assert_eq!(
+            split("a: 1\n---x\n----\n--- \nb: 2\n---\t# c\n---").count(),
+            4
+        );
+        let lines: Vec<_> = split("a\n---\nb\n\n---\n").map(|d| d.first_line).collect();
+        assert_eq!(lines, [1, 2, 5]);
     }
 }
