@@ -594,6 +594,14 @@ pub fn service_name(s: &str) -> Result<String, String> {
     crate::mesh::names::dns1035_label(s).map(|()| s.to_string())
 }
 
+/// `NAMESPACE/NAME` of a Service.
+pub fn service_ref(s: &str) -> Result<(String, String), String> {
+    let (ns, name) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not NAMESPACE/NAME (e.g. default/webpod)"))?;
+    Ok((namespace_name(ns)?, service_name(name)?))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -601,12 +609,4 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
-}
-
-/// `NAMESPACE/NAME` of a Service.
-pub fn service_ref(s: &str) -> Result<(String, String), String> {
-    let (ns, name) = s
-        .split_once('/')
-        .ok_or_else(|| format!("{s:?} is not NAMESPACE/NAME (e.g. default/webpod)"))?;
-    Ok((namespace_name(ns)?, service_name(name)?))
 }
