@@ -443,8 +443,8 @@ fn cert_expiry(v: &Vantage, s: &Section, now: OffsetDateTime) -> Check {
         return v.not_checked(ID, "the report lists no certificate", "peer-config");
     }
     let hint = format!(
-        "renew: `kubectl mesh ca rotate` (see README), then restart the agents of {}",
-        v.from
+        "renew: `kubectl mesh upgrade {} --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer re-issues the certificates from the mesh CA), then restart the agents of {}",
+        v.from, v.from
     );
     let message = if notes.is_empty() {
         format!(
