@@ -529,15 +529,9 @@ impl ClusterClient {
         name: &str,
         patch: &Value,
     ) -> Result<Value, WriteError> {
-        let what = format!("patch {kind:?} {}", object_path(kind, ns, name));
-        let ns_ok = if kind.namespaced() {
-            check_name(ns)
-        } else {
-            Ok(())
-        };
-        ns_ok
-            .and_then(|()| check_name(name))
-            .map_err(|e| WriteError::Other(anyhow!("context {}: {what}: {e}", self.context)))?;
+        let what = self
+            .checked_target("patch", kind, ns, name)
+            .map_err(WriteError::Other)?;
         let ar = kind.resource();
         let ns = kind.namespaced().then_some(ns);
         let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
@@ -689,6 +683,29 @@ async fn read_capped(mut body: kube::client::Body, cap: usize) -> Result<Vec<u8>
 /// lines around it: passwords, keys).
 fn redacted_error(e: &dyn std::error::Error) -> String {
     crate::mesh::names::parse_error(&error_chain(e))
+}
+
+impl ClusterClient {
+    /// `<verb> <Kind> <ns/name>` for messages, once the names are checked as the API server
+    /// checks them (`ns` only for namespaced kinds): a bad name is refused before any request.
+    fn checked_target(
+        &self,
+        verb: &str,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+    ) -> anyhow::Result<String> {
+        let what = format!("{verb} {kind:?} {}", object_path(kind, ns, name));
+        let ns_ok = if kind.namespaced() {
+            check_name(ns)
+        } else {
+            Ok(())
+        };
+        ns_ok
+            .and_then(|()| check_name(name))
+            .map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
+        Ok(what)
+    }
 }
 
 fn object_path(kind: Kind, ns: &str, name: &str) -> String {

@@ -6,7 +6,7 @@ use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::Resource;
 use serde_json::Value;
 
-use super::{CallError, ClusterClient, Kind, check_name, object_path, typed};
+use super::{CallError, ClusterClient, Kind, typed};
 
 /// The field manager of every server-side apply the tool makes.
 pub const FIELD_MANAGER: &str = "kubectl-mesh";
@@ -19,11 +19,7 @@ impl ClusterClient {
         let kind = Kind::of(object)
             .ok_or_else(|| anyhow!("cannot apply {}", crate::render::describe(object)))?;
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        let what = format!("apply {kind:?} {}", object_path(kind, ns, name));
-        if kind.namespaced() {
-            check_name(ns).map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
-        }
-        check_name(name).map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
+        let what = self.checked_target("apply", kind, ns, name)?;
         let ar = kind.resource();
         let ns = kind.namespaced().then_some(ns);
         let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
@@ -44,11 +40,7 @@ impl ClusterClient {
     /// Deletes `ns/name` (`ns` ignored for cluster-scoped kinds); dependents (a Deployment's
     /// ReplicaSets and Pods) go in the background. `Ok(false)` when it was already gone.
     pub async fn delete(&self, kind: Kind, ns: &str, name: &str) -> anyhow::Result<bool> {
-        let what = format!("delete {kind:?} {}", object_path(kind, ns, name));
-        if kind.namespaced() {
-            check_name(ns).map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
-        }
-        check_name(name).map_err(|e| anyhow!("context {}: {what}: {e}", self.context))?;
+        let what = self.checked_target("delete", kind, ns, name)?;
         let ar = kind.resource();
         let ns = kind.namespaced().then_some(ns);
         let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns))
