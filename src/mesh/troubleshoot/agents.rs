@@ -59,18 +59,7 @@ impl Vantage<'_> {
         hint: String,
         details: serde_json::Value,
     ) -> Check {
-        Check {
-            id,
-            from: self.label.clone(),
-            status,
-            message,
-            hint: if status == Status::Ok {
-                String::new()
-            } else {
-                hint
-            },
-            details,
-        }
+        super::check_from(self.label.clone(), id, status, message, hint, details)
     }
 
     fn not_checked(&self, id: &'static str, why: &str, first: &str) -> Check {

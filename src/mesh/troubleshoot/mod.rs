@@ -190,9 +190,21 @@ struct Judge<'a> {
 }
 
 fn check(id: &'static str, status: Status, message: String, hint: String, details: Value) -> Check {
+    check_from(WORKSTATION.to_string(), id, status, message, hint, details)
+}
+
+/// A check seen `from` a vantage point; a passing check carries no hint.
+fn check_from(
+    from: String,
+    id: &'static str,
+    status: Status,
+    message: String,
+    hint: String,
+    details: Value,
+) -> Check {
     Check {
         id,
-        from: WORKSTATION.to_string(),
+        from,
         status,
         message,
         hint: if status == Status::Ok {
