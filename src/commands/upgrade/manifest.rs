@@ -73,7 +73,7 @@ pub fn redacted(stream_text: &str, hidden: &str) -> Result<String, String> {
         }
         let mut v = crate::yaml::parse(body)
             .map_err(|e| format!("document {}: {}", doc.number, e.message))?;
-        hide_secret_values(&mut v, hidden);
+        crate::commands::redact(&mut v, hidden);
         out.push_str(head);
         if !head.ends_with('\n') && !head.is_empty() {
             out.push('\n');
@@ -81,18 +81,6 @@ pub fn redacted(stream_text: &str, hidden: &str) -> Result<String, String> {
         out.push_str(&crate::yaml::emit(&v).map_err(|e| format!("document {}: {e}", doc.number))?);
     }
     Ok(out)
-}
-
-/// A Secret's `data`/`stringData` values replaced by `hidden`; nothing added (no field appears
-/// that the document did not have).
-fn hide_secret_values(secret: &mut Value, hidden: &str) {
-    for field in ["data", "stringData"] {
-        if let Some(map) = secret.get_mut(field).and_then(Value::as_object_mut) {
-            for v in map.values_mut() {
-                *v = Value::String(hidden.to_string());
-            }
-        }
-    }
 }
 
 /// Kinds that are not namespaced, of those a chart makes: objects of other kinds without a
