@@ -22,6 +22,12 @@ const SECRET: &str = "cilium-ca";
 pub fn sync(args: CaSyncArgs) -> anyhow::Result<ExitCode> {
     let path = &args.mesh.mesh;
     let mesh = load_mesh(path)?;
+    if mesh.is_bundle() {
+        bail!(
+            "{} is a mesh of several CAs (trust: bundle, or clusters with a ca: of their own): each cluster keeps its CA and the CA bundles carry them all, so there is no one CA to sync. To make it a mesh of one CA, remove `trust: bundle` and the clusters' `ca:` first",
+            path.display()
+        );
+    }
     let opts = args.kube.options();
     let reached = block_on(reach_all(&mesh, &opts))??;
     let ca = source_ca(&mesh, path, &reached, args.from.as_deref())?;
@@ -297,4 +303,140 @@ fn write_files(dir: &Path, mesh_path: &Path, ca: &Ca) -> anyhow::Result<String> 
         dir.display(),
         mesh_path.display()
     ))
+}
+
+/// The CAs of the mesh file, loaded: one mesh CA (`ca:`), or in a mesh of several CAs
+/// (`trust: bundle`) each cluster's own.
+pub struct Trust {
+    /// The top-level `ca:` (one CA for the mesh, or the CA of the clusters without their own).
+    pub mesh_ca: Option<Ca>,
+    /// A mesh of several CAs: every cluster's CA, in mesh-file order; empty otherwise.
+    pub clusters: Vec<ClusterCa>,
+}
+
+/// One cluster's CA in a mesh of several CAs.
+pub struct ClusterCa {
+    pub cluster: String,
+    /// The CA certificate (PEM, trimmed).
+    pub cert_pem: String,
+    /// The CA with its key, when the mesh file gives the key.
+    pub ca: Option<Ca>,
+}
+
+impl Trust {
+    pub fn is_bundle(&self) -> bool {
+        !self.clusters.is_empty()
+    }
+
+    fn of(&self, cluster: &str) -> Option<&ClusterCa> {
+        self.clusters.iter().find(|c| c.cluster == cluster)
+    }
+
+    /// The CA that issues `cluster`'s certificates: its own (with a key), or the mesh CA.
+    pub fn signing_ca(&self, cluster: &str) -> Option<&Ca> {
+        if self.is_bundle() {
+            self.of(cluster)?.ca.as_ref()
+        } else {
+            self.mesh_ca.as_ref()
+        }
+    }
+
+    /// The CA bundle `cluster`'s chart must carry (a mesh of several CAs only).
+    pub fn bundle(&self, cluster: &str) -> Option<crate::render::Bundle> {
+        let own = self.of(cluster)?;
+        let mut cas: Vec<String> = Vec::new();
+        for c in &self.clusters {
+            if !cas
+                .iter()
+                .any(|p| crate::render::certs::same_cert_pem(p, &c.cert_pem))
+            {
+                cas.push(c.cert_pem.clone());
+            }
+        }
+        Some(crate::render::Bundle {
+            cas,
+            own: own.cert_pem.clone(),
+        })
+    }
+
+    /// What the live checks compare with: one CA (PEM) or each cluster's (PEM by cluster).
+    pub fn expected(&self) -> crate::mesh::trust::ExpectedCas {
+        if self.is_bundle() {
+            crate::mesh::trust::ExpectedCas::Bundle(
+                self.clusters
+                    .iter()
+                    .map(|c| (c.cluster.clone(), c.cert_pem.clone()))
+                    .collect(),
+            )
+        } else {
+            crate::mesh::trust::ExpectedCas::Shared(self.mesh_ca.as_ref().map(|c| c.cert_pem.clone()))
+        }
+    }
+}
+
+/// Loads the mesh file's CAs, paths relative to the (real) mesh file: the top-level `ca:` as
+/// [`load_mesh_ca`] does, and in a mesh of several CAs every cluster's (`ca:` of the cluster, or
+/// the top-level one). A CA that cannot be used is refused, naming the cluster and field.
+pub fn load_trust(mesh: &Mesh, mesh_path: &Path) -> anyhow::Result<Trust> {
+    let mesh_ca = load_mesh_ca(mesh, mesh_path)?;
+    let mut clusters = Vec::new();
+    if mesh.is_bundle() {
+        let dir = super::mesh_dir(mesh_path);
+        let now = time::OffsetDateTime::now_utc();
+        for c in &mesh.clusters {
+            let Some(files) = &c.ca else {
+                // Validation guarantees a top-level `ca:` here.
+                let ca = mesh_ca.as_ref().ok_or_else(|| {
+                    anyhow!("cluster {:?} has no `ca:` and the mesh file none either", c.name)
+                })?;
+                clusters.push(ClusterCa {
+                    cluster: c.name.clone(),
+                    cert_pem: ca.cert_pem.trim().to_string(),
+                    ca: Some(Ca::from_pem(&ca.cert_pem, &ca.key_pem)?),
+                });
+                continue;
+            };
+            let what = |field: &str, p: &Path| {
+                format!(
+                    "cluster {:?}, ca.{field} {} (in {})",
+                    c.name,
+                    p.display(),
+                    mesh_path.display()
+                )
+            };
+            let cert_path = dir.join(&files.cert);
+            let cert = super::read_text(&cert_path, super::MAX_PEM_FILE)
+                .with_context(|| format!("cannot read {}", what("cert", &cert_path)))?;
+            let ca = match &files.key {
+                Some(key) => {
+                    let key_path = dir.join(key);
+                    let key = super::read_text(&key_path, super::MAX_PEM_FILE)
+                        .with_context(|| format!("cannot read {}", what("key", &key_path)))?;
+                    let ca = Ca::from_pem(&cert, &key)
+                        .and_then(|ca| ca.usable_at(now).map(|()| ca))
+                        .with_context(|| what("cert/key", &cert_path))?;
+                    Some(ca)
+                }
+                None => {
+                    crate::render::certs::check_ca_cert(&cert, now)
+                        .with_context(|| what("cert", &cert_path))?;
+                    None
+                }
+            };
+            let blocks = crate::render::certs::pem_blocks(&cert);
+            if blocks.len() != 1 {
+                bail!(
+                    "{}: holds {} certificates; give exactly one CA certificate per cluster",
+                    what("cert", &cert_path),
+                    blocks.len()
+                );
+            }
+            clusters.push(ClusterCa {
+                cluster: c.name.clone(),
+                cert_pem: blocks[0].clone(),
+                ca,
+            });
+        }
+    }
+    Ok(Trust { mesh_ca, clusters })
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 use serde_json::Value;
 
 use super::peering::{changes, grouped, unknown_peers};
-use super::{EXIT_PROBLEMS, Reached, block_on, dry_run_yaml, load_mesh, load_mesh_ca, reach_all};
+use super::{EXIT_PROBLEMS, Reached, block_on, dry_run_yaml, load_mesh, reach_all};
 use crate::cli::ConnectArgs;
 use crate::mesh::state::{self, Finding, Live};
 use crate::mesh::{Cluster, Mesh, edit};
@@ -16,14 +16,14 @@ use crate::mesh::{Cluster, Mesh, edit};
 pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let path = &args.mesh.mesh;
     let mesh = load_mesh(path)?;
-    let mesh_ca = load_mesh_ca(&mesh, path)?;
+    let cas = super::ca::load_trust(&mesh, path)?.expected();
     let opts = args.kube.options();
     let reached = block_on(reach_all(&mesh, &opts))??;
 
     let mut findings = preflight(
         &mesh,
         &reached,
-        mesh_ca.as_ref().map(|c| c.cert_pem.as_str()),
+        &cas,
         &path.display().to_string(),
     );
     let mut connected = mesh.clone();
@@ -139,7 +139,7 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
 pub fn preflight(
     mesh: &Mesh,
     reached: &[Reached],
-    mesh_ca: Option<&str>,
+    cas: &crate::mesh::trust::ExpectedCas,
     mesh_path: &str,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -169,7 +169,7 @@ pub fn preflight(
             }),
         }
     }
-    findings.extend(state::ca_findings(mesh_ca, &ok));
+    findings.extend(state::ca_findings(cas, &ok));
     findings.extend(state::nodeport_collisions(&ok));
     findings
 }

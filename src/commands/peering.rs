@@ -16,6 +16,7 @@ pub fn changes(mesh: &Mesh, c: &Cluster, live: &Live) -> anyhow::Result<Vec<Valu
         cluster: c,
         mesh_ca: None,
         now: time::OffsetDateTime::now_utc(),
+        bundle: None,
     };
     peer_changes(live.peer_objects(), &target)
         .with_context(|| format!("cluster {} (context {})", c.name, c.context))

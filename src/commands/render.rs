@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use super::{load_mesh, load_mesh_ca};
+use super::load_mesh;
 use crate::cli::RenderArgs;
 use crate::kubeconfig;
 use crate::mesh::{Cluster, Mesh};
@@ -26,7 +26,8 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         args.current_context,
         args.kubeconfig.as_deref(),
     )?;
-    let mesh_ca = load_mesh_ca(&mesh, mesh_path)?;
+    let trust = super::ca::load_trust(&mesh, mesh_path)?;
+    let bundle = trust.bundle(&cluster.name);
     let mut input = input_buffer();
     std::io::stdin()
         .lock()
@@ -36,8 +37,9 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let target = Target {
         mesh: &mesh,
         cluster,
-        mesh_ca: mesh_ca.as_ref(),
+        mesh_ca: trust.signing_ca(&cluster.name),
         now: time::OffsetDateTime::now_utc(),
+        bundle: bundle.as_ref(),
     };
     let output = render(&input, &target)
         .with_context(|| format!("render for cluster {:?}", cluster.name))?;

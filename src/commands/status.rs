@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::peering::{changes, grouped, unknown_peers};
 use super::{
-    EXIT_PROBLEMS, Reached, block_on, load_mesh, load_mesh_ca, print_structured, reach_all,
+    EXIT_PROBLEMS, Reached, block_on, load_mesh, print_structured, reach_all,
 };
 use crate::cli::StatusArgs;
 use crate::live::KubeOptions;
@@ -96,7 +96,7 @@ pub fn check(
     path: &Path,
     sample: Option<usize>,
 ) -> anyhow::Result<Report> {
-    let mesh_ca = load_mesh_ca(mesh, path)?;
+    let cas = super::ca::load_trust(mesh, path)?.expected();
     let (reached, views) = block_on(async {
         let reached = reach_all(mesh, opts).await?;
         let views = super::agents::views(mesh, &reached, opts, sample).await;
@@ -106,7 +106,7 @@ pub fn check(
         mesh,
         &reached,
         &views,
-        mesh_ca.as_ref().map(|c| c.cert_pem.as_str()),
+        &cas,
         &path.display().to_string(),
     ))
 }
@@ -165,7 +165,7 @@ pub fn assess(
     mesh: &Mesh,
     reached: &[Reached],
     views: &[Option<AgentsView>],
-    mesh_ca: Option<&str>,
+    cas: &crate::mesh::trust::ExpectedCas,
     mesh_path: &str,
 ) -> Report {
     let live: Vec<Option<&Live>> = reached.iter().map(|r| r.live.as_ref().ok()).collect();
@@ -175,7 +175,7 @@ pub fn assess(
         .zip(&live)
         .filter_map(|(c, l)| Some((c, (*l)?)))
         .collect();
-    let mut shared: Vec<Finding> = state::ca_findings(mesh_ca, &ok);
+    let mut shared: Vec<Finding> = state::ca_findings(cas, &ok);
     shared.extend(state::nodeport_collisions(&ok));
 
     let mut clusters = Vec::new();

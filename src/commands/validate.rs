@@ -36,6 +36,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     };
     if let Some(mesh) = &mesh {
         problems.extend(ca_problems(mesh, path));
+        problems.extend(cluster_ca_problems(mesh, path));
     }
     problems.sort_by_key(|p| p.severity);
     let errors = problems
@@ -143,6 +144,76 @@ fn ca_problems(mesh: &Mesh, mesh_path: &std::path::Path) -> Vec<Problem> {
                 "ca",
                 format!("{} / {}: {e}", cert_path.display(), key_path.display()),
             ));
+        }
+    }
+    problems
+}
+
+/// What render would find wrong with the clusters' own `ca:` files (a mesh of several CAs): the
+/// certificate missing, not one CA certificate, expired; a key that is not its own; a key others
+/// can read (a warning).
+fn cluster_ca_problems(mesh: &Mesh, mesh_path: &std::path::Path) -> Vec<Problem> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = super::mesh_dir(mesh_path);
+    let now = time::OffsetDateTime::now_utc();
+    let mut problems = Vec::new();
+    for c in &mesh.clusters {
+        let Some(files) = &c.ca else { continue };
+        let mut problem = |severity, field: &str, message: String| {
+            problems.push(Problem {
+                severity,
+                cluster: Some(c.name.clone()),
+                field: field.to_string(),
+                message,
+            })
+        };
+        let cert_path = dir.join(&files.cert);
+        let cert = match super::read_text(&cert_path, super::MAX_PEM_FILE) {
+            Ok(cert) => cert,
+            Err(e) => {
+                problem(Severity::Error, "ca.cert", format!("cannot read {}: {e}", cert_path.display()));
+                continue;
+            }
+        };
+        let blocks = crate::render::certs::pem_blocks(&cert).len();
+        if blocks > 1 {
+            problem(
+                Severity::Error,
+                "ca.cert",
+                format!("{} holds {blocks} certificates; give exactly one CA certificate per cluster", cert_path.display()),
+            );
+        }
+        let checked = match &files.key {
+            None => crate::render::certs::check_ca_cert(&cert, now)
+                .map_err(|e| format!("{}: {e}", cert_path.display())),
+            Some(key) => {
+                let key_path = dir.join(key);
+                if let Ok(meta) = std::fs::metadata(&key_path)
+                    && meta.is_file()
+                    && meta.permissions().mode() & 0o077 != 0
+                {
+                    problem(
+                        Severity::Warning,
+                        "ca.key",
+                        format!(
+                            "{} is readable by others (mode {:04o}): it signs every certificate of cluster {}; run `chmod 600 {}`",
+                            key_path.display(),
+                            meta.permissions().mode() & 0o777,
+                            c.name,
+                            key_path.display()
+                        ),
+                    );
+                }
+                match super::read_text(&key_path, super::MAX_PEM_FILE) {
+                    Err(e) => Err(format!("cannot read {}: {e}", key_path.display())),
+                    Ok(key) => Ca::from_pem(&cert, &key)
+                        .and_then(|ca| ca.usable_at(now))
+                        .map_err(|e| format!("{} / {}: {e}", cert_path.display(), key_path.display())),
+                }
+            }
+        };
+        if let Err(message) = checked {
+            problem(Severity::Error, "ca", message);
         }
     }
     problems

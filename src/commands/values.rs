@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use anyhow::{Context, bail};
 
-use super::{MAX_PEM_FILE, load_mesh, load_mesh_ca, read_text};
+use super::{MAX_PEM_FILE, load_mesh, read_text};
 use crate::cli::{Output, ValuesArgs};
 use crate::render::Target;
 use crate::render::values::{CaSource, ValuesFile, values};
@@ -21,7 +21,9 @@ pub fn run(args: ValuesArgs) -> anyhow::Result<ExitCode> {
     let mesh_path = &args.mesh.mesh;
     let mesh = load_mesh(mesh_path)?;
     let cluster = mesh.cluster(&args.cluster)?;
-    let mesh_ca = load_mesh_ca(&mesh, mesh_path)?;
+    let trust = super::ca::load_trust(&mesh, mesh_path)?;
+    let mesh_ca = trust.signing_ca(&cluster.name);
+    let bundle = trust.bundle(&cluster.name);
     let ca_source = if args.ca_in_cluster {
         CaSource::Cluster
     } else {
@@ -41,8 +43,9 @@ pub fn run(args: ValuesArgs) -> anyhow::Result<ExitCode> {
     let target = Target {
         mesh: &mesh,
         cluster,
-        mesh_ca: mesh_ca.as_ref(),
+        mesh_ca,
         now: time::OffsetDateTime::now_utc(),
+        bundle: bundle.as_ref(),
     };
     let out = values(&files, &target, ca_source)
         .with_context(|| format!("values for cluster {:?}", cluster.name))?;

@@ -382,7 +382,7 @@ impl ClusterClient {
                 )
             },
         )?;
-        Ok(Live {
+        let mut live = Live {
             config,
             agents,
             apiserver,
@@ -394,7 +394,14 @@ impl ClusterClient {
             remote_users,
             kubeadm,
             nodes,
-        })
+            ca_bundle: None,
+        };
+        // The CA bundle (`tls.caBundle`), named by the workloads just read.
+        if let Some(r) = live.ca_bundle_ref() {
+            let kind = if r.secret { Secret } else { ConfigMap };
+            live.ca_bundle = self.get(kind, &r.name).await?;
+        }
+        Ok(live)
     }
 
     /// Creates `object`, or replaces it at the resourceVersion it was read with.

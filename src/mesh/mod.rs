@@ -11,6 +11,7 @@ pub mod services;
 mod shape;
 pub mod state;
 pub mod troubleshoot;
+pub mod trust;
 mod validate;
 
 use ipnet::IpNet;
@@ -52,8 +53,33 @@ pub struct Mesh {
     pub namespace: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<CaFiles>,
+    /// How the clusters trust each other: one CA (`shared`, the default) or several CAs whose
+    /// certificates every cluster trusts through the chart's CA bundle (`bundle`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<Trust>,
     #[serde(default)]
     pub clusters: Vec<Cluster>,
+}
+
+/// `trust:` in the mesh file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trust {
+    /// One CA for the whole mesh (`ca:`, or `kubectl mesh ca sync`).
+    Shared,
+    /// Each cluster keeps its own CA; the chart's CA bundle (`tls.caBundle`) carries them all.
+    Bundle,
+}
+
+/// One cluster's own CA in a mesh of several CAs; paths are relative to the mesh file. The key
+/// is optional: without it render issues nothing with this CA itself and requires the chart's
+/// `cilium-ca` (the live Secret Helm looks up) to be this CA.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterCaFiles {
+    pub cert: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// One CA for the whole mesh; paths are relative to the mesh file.
@@ -91,6 +117,9 @@ pub struct Cluster {
     /// Where the other clusters reach this cluster's clustermesh-apiserver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clustermesh: Option<Endpoint>,
+    /// This cluster's own CA (a mesh of several CAs, `trust: bundle`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<ClusterCaFiles>,
 }
 
 /// A clustermesh-apiserver endpoint: a port and either IPs (pinned with host aliases) or a DNS name.
@@ -180,6 +209,12 @@ impl Mesh {
 
     pub fn cluster_names(&self) -> Vec<&str> {
         self.clusters.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// Whether the clusters keep several CAs and trust each other through the chart's CA bundle:
+    /// `trust: bundle`, or a cluster with a `ca:` of its own.
+    pub fn is_bundle(&self) -> bool {
+        self.trust == Some(Trust::Bundle) || self.clusters.iter().any(|c| c.ca.is_some())
     }
 
     /// Every cluster but `name`, in file order: the peers of `name`.

@@ -49,6 +49,7 @@ pub fn propose(clusters: &[(&str, &Live)], namespace: Option<&str>) -> Proposal 
             native_routing_cidr: None,
             apiserver_node_port: None,
             clustermesh: None,
+            ca: None,
         });
     }
 
@@ -142,6 +143,7 @@ pub fn propose(clusters: &[(&str, &Live)], namespace: Option<&str>) -> Proposal 
                 .filter(|n| *n != super::DEFAULT_NAMESPACE)
                 .map(str::to_string),
             ca: None,
+            trust: None,
             clusters: out,
         },
         notes,

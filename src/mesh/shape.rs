@@ -52,6 +52,12 @@ const CLUSTER: &[Field] = &[
     field("nativeRoutingCIDR", Kind::Text, false),
     field("apiserverNodePort", Kind::Number(u16::MAX as u64), false),
     field("clustermesh", Kind::Map(ENDPOINT), false),
+    field("ca", Kind::Map(CLUSTER_CA), false),
+];
+
+const CLUSTER_CA: &[Field] = &[
+    field("cert", Kind::Text, true),
+    field("key", Kind::Text, false),
 ];
 
 const CA: &[Field] = &[
@@ -67,6 +73,7 @@ const MESH: &[Field] = &[
     field("maxConnectedClusters", Kind::Number(u32::MAX as u64), false),
     field("namespace", Kind::Text, false),
     field("ca", Kind::Map(CA), false),
+    field("trust", Kind::Word(&["shared", "bundle"]), false),
     field("clusters", Kind::MapList(CLUSTER), false),
 ];
 
@@ -236,7 +243,7 @@ mod tests {
             "error: routingMode: must be one of native, tunnel, not the text \"direct\"",
             "error: maxConnectedClusters: must be a whole number from 0 to 4294967295, not the number -1",
             "error: cluster \"west\", id: must be a whole number from 0 to 4294967295, not the text \"one\"",
-            "error: cluster \"west\", podCidr: unknown field; expected one of name, id, context, podCIDR, serviceCIDR, nativeRoutingCIDR, apiserverNodePort, clustermesh",
+            "error: cluster \"west\", podCidr: unknown field; expected one of name, id, context, podCIDR, serviceCIDR, nativeRoutingCIDR, apiserverNodePort, clustermesh, ca",
             "error: cluster \"east\", id: must be a whole number from 0 to 4294967295, not the number 70000000000",
             "error: cluster \"east\", context: must be text, not a list",
             "error: cluster \"east\", clustermesh.port: must be a whole number from 0 to 65535, not the number 99999",

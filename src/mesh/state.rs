@@ -32,6 +32,8 @@ pub struct Live {
     pub remote_users: Option<Value>,
     pub kubeadm: Option<Value>,
     pub nodes: Vec<Value>,
+    /// The CA bundle the chart mounts (`tls.caBundle`, see [`Live::ca_bundle_ref`]).
+    pub ca_bundle: Option<Value>,
 }
 
 /// A problem found on a live cluster (or between clusters), with what to do about it.
@@ -375,9 +377,17 @@ pub fn identity_findings(mesh: &Mesh, c: &Cluster, live: &Live, mesh_path: &str)
     out
 }
 
-/// Clusters whose `cilium-ca` differs from the mesh's CA (the mesh file's, else the first
-/// cluster's): agents would reject every peer's certificate.
-pub fn ca_findings(mesh_ca: Option<&str>, clusters: &[(&Cluster, &Live)]) -> Vec<Finding> {
+/// Clusters whose CAs would make agents reject peers: with one CA, a `cilium-ca` other than
+/// the mesh's (the mesh file's, else the first cluster's); with several (`trust: bundle`), a
+/// `cilium-ca` other than the mesh file's for that cluster or a CA bundle that lacks a mesh CA
+/// or trusts another ([`super::trust::bundle_findings`]).
+pub fn ca_findings(expected: &super::trust::ExpectedCas, clusters: &[(&Cluster, &Live)]) -> Vec<Finding> {
+    let mesh_ca = match expected {
+        super::trust::ExpectedCas::Shared(pem) => pem.as_deref(),
+        super::trust::ExpectedCas::Bundle(cas) => {
+            return super::trust::bundle_findings(cas, clusters);
+        }
+    };
     let reference = mesh_ca
         .map(str::to_string)
         .or_else(|| clusters.iter().find_map(|(_, l)| l.ca_cert()));
@@ -581,6 +591,7 @@ mod tests {
             native_routing_cidr: None,
             apiserver_node_port: None,
             clustermesh: None,
+            ca: None,
         }
     }
 

@@ -124,6 +124,7 @@ pub fn validate(mesh: &Mesh) -> Vec<Problem> {
     check_unique(mesh, &mut f);
     check_overlaps(mesh, &mut f);
     check_node_ports(mesh, &mut f);
+    check_trust(mesh, &mut f);
     f.0.sort_by_key(|p| p.severity);
     f.0
 }
@@ -226,6 +227,36 @@ fn check_cluster(c: &Cluster, max: u32, f: &mut Findings) {
                 format!("{a:?} is not a DNS name"),
             );
         }
+    }
+}
+
+/// A mesh of several CAs (`trust: bundle`, or a cluster with its own `ca:`) must know every
+/// cluster's CA certificate: render puts them all into each cluster's CA bundle, and it cannot
+/// read them from the clusters.
+fn check_trust(mesh: &Mesh, f: &mut Findings) {
+    if mesh.trust == Some(super::Trust::Shared) {
+        for c in mesh.clusters.iter().filter(|c| c.ca.is_some()) {
+            f.error(
+                Some(&c.name),
+                "ca",
+                "a CA of the cluster's own needs `trust: bundle` (several CAs, trusted through the chart's CA bundle); with `trust: shared` the mesh has one CA (the top-level `ca:`): remove one of them".into(),
+            );
+        }
+        return;
+    }
+    if !mesh.is_bundle() || mesh.ca.is_some() {
+        return;
+    }
+    let ns = mesh.namespace();
+    for c in mesh.clusters.iter().filter(|c| c.ca.is_none()) {
+        f.error(
+            Some(&c.name),
+            "ca",
+            format!(
+                "missing: a mesh of several CAs (trust: bundle) puts every cluster's CA into each cluster's CA bundle, so each needs `ca: {{cert: FILE}}` (its Secret cilium-ca's ca.crt: `kubectl --context {} -n {ns} get secret cilium-ca -o jsonpath='{{.data.ca\\.crt}}' | base64 -d > {}-ca.crt`), or a top-level `ca:` for the clusters that share it",
+                c.context, c.name
+            ),
+        );
     }
 }
 

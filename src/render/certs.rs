@@ -127,6 +127,50 @@ impl Ca {
     }
 }
 
+/// Checks a CA certificate given without its key (a cluster's own CA in a mesh of several CAs,
+/// which only goes into the CA bundles): PEM, X.509, a CA (basicConstraints), valid at `now`.
+pub fn check_ca_cert(cert_pem: &str, now: OffsetDateTime) -> Result<(), CertError> {
+    let der = pem_der(cert_pem)?;
+    let (_, cert) =
+        X509Certificate::from_der(&der).map_err(|e| CertError::NotX509(e.to_string()))?;
+    match cert.basic_constraints() {
+        Ok(Some(bc)) if bc.value.ca => {}
+        Ok(Some(_)) => return Err(CertError::NotCa("basicConstraints CA:FALSE")),
+        Ok(None) => return Err(CertError::NotCa("no basicConstraints extension")),
+        Err(e) => return Err(CertError::NotX509(e.to_string())),
+    }
+    let validity = cert.validity();
+    if validity.not_after.to_datetime() < now {
+        return Err(CertError::Expired(validity.not_after.to_string()));
+    }
+    if validity.not_before.to_datetime() > now {
+        return Err(CertError::NotYetValid(validity.not_before.to_string()));
+    }
+    Ok(())
+}
+
+/// Whether two PEM texts hold the same certificate (by DER).
+pub fn same_cert_pem(a: &str, b: &str) -> bool {
+    matches!((pem_der(a), pem_der(b)), (Ok(a), Ok(b)) if a == b)
+}
+
+/// Every PEM certificate block of `text`, each as its own PEM text (trimmed), in order.
+pub fn pem_blocks(text: &str) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else {
+            break;
+        };
+        let end = start + len + END.len();
+        out.push(rest[start..end].to_string());
+        rest = &rest[end..];
+    }
+    out
+}
+
 /// What a leaf certificate says, as far as a Cilium component checks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leaf {

@@ -79,6 +79,7 @@ pub fn apply(objects: &mut Objects, t: &Target) -> Result<Identity, RenderError>
     let version = chart_version(objects);
     super::peers::apply(objects, ns, config, version, t)?;
     tls::certificates(objects, ns, &old_name, version, t)?;
+    tls::ca_bundle(objects, ns, version, t)?;
     checksums(objects)?;
     Ok(old)
 }

@@ -105,6 +105,7 @@ clusters:
             cluster: &mesh.clusters[0],
             mesh_ca: None,
             now: time::OffsetDateTime::UNIX_EPOCH,
+            bundle: None,
         };
         let changes = peer_changes(live(), &target).unwrap();
         let ds = changes.iter().find(|o| o["kind"] == "DaemonSet").unwrap();

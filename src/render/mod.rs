@@ -33,6 +33,30 @@ pub struct Target<'a> {
     pub mesh_ca: Option<&'a Ca>,
     /// Certificates are issued from, and checked for expiry against, this instant.
     pub now: OffsetDateTime,
+    /// A mesh of several CAs: the CA bundle this cluster's chart must carry, and its own CA.
+    pub bundle: Option<&'a Bundle>,
+}
+
+/// The CA bundle of one cluster in a mesh of several CAs (`trust: bundle`): the chart mounts it
+/// (`tls.caBundle`) where it would mount the cluster's own `ca.crt`, so the agents (and
+/// KVStoreMesh, 1.18+) verify every peer's clustermesh-apiserver with it, and the
+/// clustermesh-apiserver's etcd admits the peers' client certificates with it.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Every CA certificate of the mesh (PEM, trimmed), in mesh-file order, each once.
+    pub cas: Vec<String>,
+    /// The cluster's own CA certificate (PEM): its certificates are issued by it.
+    pub own: String,
+}
+
+impl Bundle {
+    /// The bundle's text: the mesh's CAs, each PEM block on its own lines, ending in a newline
+    /// (as the chart's `|` block holds `tls.caBundle.content`).
+    pub fn content(&self) -> String {
+        let mut text = self.cas.join("\n");
+        text.push('\n');
+        text
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

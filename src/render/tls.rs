@@ -71,6 +71,19 @@ pub(super) fn certificates(
         }
         None => None,
     };
+    // A cluster of a mesh of several CAs whose key the mesh file does not give: its
+    // certificates stay the chart's, so the chart's CA must be the one the bundles carry.
+    if let (Some(bundle), None, Some(id), Some(ca)) = (t.bundle, t.mesh_ca, ca_doc, &stream_ca)
+        && !ca.same_cert(&bundle.own)
+    {
+        return Err(RenderError::Invalid {
+            object: objects.describe(id),
+            message: format!(
+                "is not cluster {:?}'s CA as the mesh file names it (its ca.cert), and without its ca.key render cannot issue with that CA: under `helm upgrade` the chart reuses the live Secret cilium-ca (its lookup), so make sure the cluster's cilium-ca is that CA, or give ca.key in the mesh file",
+                t.cluster.name
+            ),
+        });
+    }
     match (t.mesh_ca, ca_doc) {
         (Some(mesh_ca), Some(id)) => {
             let s = objects.get_mut(id);
@@ -261,4 +274,118 @@ fn secret_text(data: &Value, key: &str) -> Option<String> {
         .decode(raw.split_whitespace().collect::<String>())
         .ok()?;
     String::from_utf8(bytes).ok()
+}
+
+/// A mesh of several CAs (`trust: bundle`): the chart's CA bundle (`tls.caBundle`) holds every
+/// mesh CA. The chart must have been rendered with the bundle on — it is what the agents, the
+/// clustermesh-apiserver's etcd and (1.18+) KVStoreMesh mount instead of the cluster's own
+/// `ca.crt` (see `crate::mesh::trust`) — and render writes the bundle's object: the chart's
+/// (`tls.caBundle.content` set) or a new one where the chart expects it to exist already.
+pub(super) fn ca_bundle(
+    objects: &mut Objects,
+    ns: &str,
+    version: Option<(u32, u32)>,
+    t: &Target,
+) -> Result<(), RenderError> {
+    use crate::mesh::trust::{as_bundle, projected_source};
+    let Some(bundle) = t.bundle else {
+        return Ok(());
+    };
+    let agents = objects.find("DaemonSet", ns, "cilium");
+    let apiserver = objects.find("Deployment", ns, "clustermesh-apiserver");
+    let (reader, source) = match (agents, apiserver) {
+        (Some(id), _) => (
+            id,
+            projected_source(
+                objects.get(id),
+                "clustermesh-secrets",
+                "common-etcd-client-ca.crt",
+            ),
+        ),
+        (None, Some(id)) => (
+            id,
+            projected_source(objects.get(id), "etcd-server-secrets", "ca.crt"),
+        ),
+        (None, None) => {
+            return Err(RenderError::Invalid {
+                object: format!("the stream (namespace {ns})"),
+                message: "has neither the agents' DaemonSet cilium nor the clustermesh-apiserver Deployment, so render cannot tell where the chart mounts its CA bundle (tls.caBundle), which a mesh of several CAs (trust: bundle) needs".into(),
+            });
+        }
+    };
+    let Some(r) = source.and_then(as_bundle) else {
+        return Err(RenderError::Invalid {
+            object: objects.describe(reader),
+            message: "mounts the cluster's own CA (ca.crt of its certificate Secret), not the chart's CA bundle: a mesh of several CAs (trust: bundle) needs `tls.caBundle.enabled: true` in your values (render then writes every mesh CA into the bundle)".into(),
+        });
+    };
+    if let Some(id) = apiserver {
+        let d = objects.get(id);
+        let kvstoremesh = containers(d).iter().any(|(_, c)| c["name"] == "kvstoremesh");
+        let by_bundle =
+            projected_source(d, "kvstoremesh-secrets", "common-etcd-client-ca.crt")
+                .and_then(as_bundle)
+                .is_some();
+        if kvstoremesh && !by_bundle {
+            let v = version.map_or("this version".to_string(), |(a, b)| format!("{a}.{b}"));
+            return Err(RenderError::Invalid {
+                object: objects.describe(id),
+                message: format!(
+                    "runs KVStoreMesh, which on the Cilium chart {v} reads the peers' CA from Secret clustermesh-apiserver-remote-cert (ca.crt), not from the CA bundle (the chart mounts the bundle for KVStoreMesh from 1.18 on): a mesh of several CAs cannot connect it. Disable KVStoreMesh (clustermesh.apiserver.kvstoremesh.enabled: false), upgrade Cilium to 1.18 or later, or use one CA (`kubectl mesh ca sync`)"
+                ),
+            });
+        }
+    }
+    let content = bundle.content();
+    let field = if r.secret { "stringData" } else { "data" };
+    match objects.find(r.kind(), ns, &r.name) {
+        Some(id) => {
+            let existing = {
+                let o = objects.get(id);
+                o[field][r.key.as_str()]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| secret_text(&o["data"], &r.key).filter(|_| r.secret))
+                    .unwrap_or_default()
+            };
+            let foreign: Vec<String> = certs::pem_blocks(&existing)
+                .iter()
+                .filter(|b| !bundle.cas.iter().any(|c| certs::same_cert_pem(c, b)))
+                .map(|b| {
+                    crate::mesh::trust::pem_ders(b)
+                        .first()
+                        .map_or_else(String::new, |d| crate::mesh::trust::label(d))
+                })
+                .collect();
+            if !foreign.is_empty() {
+                return Err(RenderError::Invalid {
+                    object: objects.describe(id),
+                    message: format!(
+                        "{field}.{} holds a CA that is no cluster's in the mesh file ({}): the mesh file owns the CA bundle of a mesh of several CAs; remove tls.caBundle.content from your values (or give that cluster's CA in the mesh file)",
+                        r.key,
+                        foreign.join("; ")
+                    ),
+                });
+            }
+            if existing != content {
+                let o = objects.get_mut(id);
+                if r.secret && o["data"].get(r.key.as_str()).is_some() {
+                    o["data"][r.key.as_str()] = Value::String(B64.encode(&content));
+                } else {
+                    o[field][r.key.as_str()] = Value::String(content);
+                }
+            }
+        }
+        None => {
+            let mut object = json!({
+                "apiVersion": "v1",
+                "kind": r.kind(),
+                "metadata": {"name": r.name, "namespace": ns},
+            });
+            object[field] = json!({ r.key.as_str(): content });
+            let config = objects.find("ConfigMap", ns, "cilium-config").unwrap_or(0);
+            objects.add_after(config, "cilium-ca-bundle-configmap.yaml", object);
+        }
+    }
+    Ok(())
 }

@@ -138,8 +138,25 @@ fn build(
     })?;
     check.scalar(&["namespaceOverride"], Some(""), &json!(t.mesh.namespace()))?;
 
-    if let Some(ca) = t.mesh_ca {
-        check.ca(ca)?;
+    if let Some(bundle) = t.bundle {
+        // A mesh of several CAs: the cluster's own CA, and the bundle of every mesh CA.
+        check.ca(&bundle.own)?;
+        check.ca_bundle(bundle)?;
+        let cert = B64.encode(&bundle.own);
+        let mut tls = match (t.mesh_ca, ca_source) {
+            (Some(ca), CaSource::Values) => {
+                json!({"ca": {"cert": B64.encode(&ca.cert_pem), "key": B64.encode(&ca.key_pem)}})
+            }
+            // No key in the mesh file (or --ca-in-cluster): the key stays in the cluster.
+            _ => {
+                check.no_chart_ca()?;
+                json!({"ca": {"cert": cert}})
+            }
+        };
+        tls["caBundle"] = json!({"enabled": true, "content": bundle.content()});
+        out.insert("tls".into(), tls);
+    } else if let Some(ca) = t.mesh_ca {
+        check.ca(&ca.cert_pem)?;
         let cert = B64.encode(&ca.cert_pem);
         let tls = match ca_source {
             CaSource::Values => json!({"ca": {"cert": cert, "key": B64.encode(&ca.key_pem)}}),
@@ -421,8 +438,32 @@ impl Checker<'_> {
         Ok(())
     }
 
-    /// The user's `tls.ca` must be the mesh CA, or absent.
-    fn ca(&self, ca: &super::Ca) -> Result<(), ValuesError> {
+    /// The user's `tls.caBundle.content`, when set, may hold only the mesh's CAs: the mesh file
+    /// owns the bundle of a mesh of several CAs.
+    fn ca_bundle(&self, bundle: &super::Bundle) -> Result<(), ValuesError> {
+        let path = ["tls", "caBundle", "content"];
+        let Some(found) = lookup(self.user, &path) else {
+            return Ok(());
+        };
+        let text = scalar_text(found);
+        let foreign = super::certs::pem_blocks(&text)
+            .iter()
+            .filter(|b| !bundle.cas.iter().any(|c| super::certs::same_cert_pem(c, b)))
+            .count();
+        if foreign == 0 {
+            return Ok(());
+        }
+        Err(ValuesError::Conflict {
+            file: self.file_of(&path),
+            path: path.join("."),
+            found: format!("a bundle with {foreign} CA(s) that are no cluster's in the mesh file"),
+            wanted: "the CAs of the mesh's clusters (kubectl-mesh writes the bundle; remove the value)".into(),
+            cluster: self.t.cluster.name.clone(),
+        })
+    }
+
+    /// The user's `tls.ca` must be the mesh CA (or the cluster's own), or absent.
+    fn ca(&self, ca_pem: &str) -> Result<(), ValuesError> {
         let path = ["tls", "ca", "cert"];
         let Some(found) = lookup(self.user, &path) else {
             return Ok(());
@@ -435,14 +476,21 @@ impl Checker<'_> {
             .decode(text.split_whitespace().collect::<String>())
             .ok()
             .and_then(|b| String::from_utf8(b).ok());
-        if pem.as_deref().is_some_and(|p| ca.same_cert(p)) {
+        if pem
+            .as_deref()
+            .is_some_and(|p| super::certs::same_cert_pem(ca_pem, p))
+        {
             return Ok(());
         }
         Err(ValuesError::Conflict {
             file: self.file_of(&path),
             path: path.join("."),
             found: "another CA".into(),
-            wanted: "the mesh CA (ca: in the mesh file)".into(),
+            wanted: if self.t.bundle.is_some() {
+                "the cluster's own CA (its ca: in the mesh file)".into()
+            } else {
+                "the mesh CA (ca: in the mesh file)".into()
+            },
             cluster: self.t.cluster.name.clone(),
         })
     }
@@ -497,6 +545,7 @@ clusters:
             cluster: mesh.cluster(cluster).unwrap(),
             mesh_ca: None,
             now: time::OffsetDateTime::now_utc(),
+            bundle: None,
         };
         values(&files, &t, CaSource::Values)
     }

@@ -216,6 +216,7 @@ fn check_values(
                 cluster,
                 mesh_ca: ca,
                 now,
+                bundle: None,
             };
             crate::render::values::check(&files, &target)
                 .err()
