@@ -2,7 +2,9 @@
 //! fixtures in `tests/data/fixtures`, and the reference cases `tests/refcases/make_refcases.py`
 //! renders into `tests/data/refcases`), the post-renderer's output for each cluster must be
 //! equivalent to the chart rendered with that cluster's own values (`common::equiv`). A scenario
-//! with a `ca.crt` is a mesh with one CA: the render's `cilium-ca` must hold exactly that CA.
+//! with a `ca.crt` is a mesh with one CA: the render's `cilium-ca` must hold exactly that CA; one
+//! with `ca-<cluster>.crt` is a mesh of several CAs (`trust: bundle`): each cluster's `cilium-ca`
+//! must be its own, and the chart's CA bundle (rendered with every cluster's CA) must match.
 
 mod common;
 
@@ -49,8 +51,11 @@ fn check_all(root: &Path) -> (usize, Vec<String>) {
         let scenario = dir.file_name().unwrap().to_string_lossy().into_owned();
         let names = clusters(&dir);
         assert!(!names.is_empty(), "{scenario}: no expected-<cluster>.yaml");
-        let ca = std::fs::read_to_string(dir.join("ca.crt")).ok();
         for cluster in names {
+            // One CA for the mesh (ca.crt), or in a mesh of several CAs the cluster's own.
+            let ca = std::fs::read_to_string(dir.join(format!("ca-{cluster}.crt")))
+                .or_else(|_| std::fs::read_to_string(dir.join("ca.crt")))
+                .ok();
             let name = format!("{scenario}/{cluster}");
             let out = common::kubectl_mesh(tmp.path())
                 .args(["render", "--mesh"])

@@ -78,7 +78,7 @@ fn values_jobs(roots: &[PathBuf], tmp: &Path) -> (Vec<Job>, Vec<String>) {
                     .arg(dir.join("mesh.yaml"))
                     .args(["--cluster", &cluster, "-f"])
                     .arg(dir.join("values.yaml"));
-                if dir.join("ca.crt").exists() {
+                if dir.join("ca.crt").exists() || dir.join(format!("ca-{cluster}.key")).exists() {
                     cmd.arg("--show-secrets");
                 }
                 let out = cmd.output().unwrap();
@@ -156,7 +156,9 @@ fn check(roots: &[PathBuf], what: &str) {
         let expected =
             std::fs::read_to_string(job.dir.join(format!("expected-{}.yaml", job.cluster)))
                 .unwrap();
-        let ca = std::fs::read_to_string(job.dir.join("ca.crt")).ok();
+        let ca = std::fs::read_to_string(job.dir.join(format!("ca-{}.crt", job.cluster)))
+            .or_else(|_| std::fs::read_to_string(job.dir.join("ca.crt")))
+            .ok();
         if let Err(problems) = common::equiv::equivalent(&expected, &actual, ca.as_deref()) {
             failures.push(format!(
                 "{}:\n{}",

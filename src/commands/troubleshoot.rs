@@ -228,6 +228,7 @@ fn agent_side(
             container: AGENT_CONTAINER,
             command: troubleshoot_argv(false, std::slice::from_ref(&b.name)).join(" "),
             kvstoremesh: false,
+            bundle: mesh.is_bundle(),
         };
         agent_checks(&v, &Err(why.to_string()), now)
     };
@@ -248,6 +249,7 @@ fn agent_side(
                 },
                 command: argv.join(" "),
                 kvstoremesh: *kvstoremesh,
+                bundle: mesh.is_bundle(),
             };
             let parsed = match &ran.output {
                 Err(e) => Err(e.clone()),
@@ -279,6 +281,7 @@ fn agent_side(
                 container: AGENT_CONTAINER,
                 command: argv.clone(),
                 kvstoremesh: false,
+                bundle: mesh.is_bundle(),
             };
             let peer = match &ran.output {
                 Err(e) => Err(e.clone()),

@@ -262,6 +262,20 @@ mod tests {
     }
 
     #[test]
+    fn trust_and_cluster_cas_are_shaped_too() {
+        let bad = "apiVersion: kubectl-mesh/v1alpha1\nkind: Mesh\nroutingMode: native\ntrust: several\nclusters:\n- {name: west, id: 1, context: a, podCIDR: 10.0.0.0/16, ca: {key: k, crt: c}}\n";
+        let got = check(bad);
+        for line in [
+            "error: trust: must be one of shared, bundle, not the text \"several\"",
+            "error: cluster \"west\", ca.crt: unknown field; expected one of cert, key",
+            "error: cluster \"west\", ca.cert: missing field",
+        ] {
+            assert!(got.iter().any(|g| g == line), "missing {line:?} in {got:#?}");
+        }
+        assert_eq!(got.len(), 3, "{got:#?}");
+    }
+
+    #[test]
     fn not_a_mapping() {
         assert_eq!(
             check("- a\n- b\n"),

@@ -447,6 +447,37 @@ mod tests {
     }
 
     #[test]
+    fn a_mesh_of_several_cas_needs_every_clusters_ca() {
+        let head = "apiVersion: kubectl-mesh/v1alpha1\nkind: Mesh\nroutingMode: native\n";
+        let two = "clusters:\n- {name: west, id: 1, context: a, podCIDR: 10.0.0.0/16, ca: {cert: w.crt, key: w.key}}\n- {name: east, id: 2, context: b, podCIDR: 10.1.0.0/16}\n";
+        // A cluster ca: makes it a bundle mesh; east's CA is unknown.
+        let m = Mesh::parse(&format!("{head}{two}")).unwrap();
+        assert!(m.is_bundle());
+        let e = errors(&m);
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(
+            e[0].starts_with("error: cluster \"east\", ca: missing: a mesh of several CAs")
+                && e[0].contains("--context b"),
+            "{e:#?}"
+        );
+        // A top-level ca: is the CA of the clusters without their own.
+        let m = Mesh::parse(&format!("{head}ca: {{cert: c, key: k}}\n{two}")).unwrap();
+        assert_eq!(errors(&m), Vec::<String>::new());
+        // trust: bundle alone asks for each cluster's.
+        let m = Mesh::parse(&format!("{head}trust: bundle\nclusters:\n- {{name: west, id: 1, context: a, podCIDR: 10.0.0.0/16}}\n")).unwrap();
+        assert!(m.is_bundle());
+        assert_eq!(errors(&m).len(), 1);
+        // trust: shared contradicts a cluster's own CA.
+        let m = Mesh::parse(&format!("{head}trust: shared\nca: {{cert: c, key: k}}\n{two}")).unwrap();
+        let e = errors(&m);
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(e[0].contains("cluster \"west\", ca: a CA of the cluster's own needs `trust: bundle`"), "{e:#?}");
+        // The default is one CA.
+        let m = Mesh::parse(&format!("{head}clusters:\n- {{name: west, id: 1, context: a, podCIDR: 10.0.0.0/16}}\n")).unwrap();
+        assert!(!m.is_bundle());
+    }
+
+    #[test]
     fn reports_every_problem_at_once_with_cluster_and_field() {
         let m = mesh(
             "- {name: West, id: 0, context: a, podCIDR: 10.0.0.0/16}

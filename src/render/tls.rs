@@ -389,3 +389,80 @@ pub(super) fn ca_bundle(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::mesh::Mesh;
+    use crate::render::{Bundle, Target, certs, render};
+
+    const MESH: &str = "apiVersion: kubectl-mesh/v1alpha1\nkind: Mesh\nroutingMode: tunnel\ntrust: bundle\nclusters:\n- {name: west, id: 1, context: a, podCIDR: 10.0.0.0/16, ca: {cert: w}}\n- {name: east, id: 2, context: b, podCIDR: 10.1.0.0/16, ca: {cert: e}}\n";
+
+    /// The chart's objects the bundle concerns (cilium-agent/daemonset.yaml and
+    /// clustermesh-apiserver/deployment.yaml, reduced): the agents' source of the peers' CA,
+    /// and the apiserver with KVStoreMesh and its own source.
+    fn stream(agents_ca: &str, kvstoremesh_ca: &str) -> String {
+        format!(
+            "---\n# Source: cilium/templates/cilium-configmap.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cilium-config\n  namespace: kube-system\ndata:\n  cluster-name: default\n  cluster-id: \"0\"\n---\n# Source: cilium/templates/cilium-agent/daemonset.yaml\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: cilium\n  namespace: kube-system\nspec:\n  template:\n    spec:\n      containers:\n      - name: cilium-agent\n        image: quay.io/cilium/cilium:v1.17.6\n      volumes:\n      - name: clustermesh-secrets\n        projected:\n          sources:\n          - {agents_ca}\n---\n# Source: cilium/templates/clustermesh-apiserver/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: clustermesh-apiserver\n  namespace: kube-system\nspec:\n  template:\n    spec:\n      containers:\n      - name: kvstoremesh\n        image: quay.io/cilium/clustermesh-apiserver:v1.17.6\n      volumes:\n      - name: kvstoremesh-secrets\n        projected:\n          sources:\n          - {kvstoremesh_ca}\n"
+        )
+    }
+
+    const BUNDLE: &str = "configMap: {name: cilium-root-ca.crt, items: [{key: ca.crt, path: common-etcd-client-ca.crt}]}";
+    const OWN: &str = "secret: {name: clustermesh-apiserver-remote-cert, items: [{key: ca.crt, path: common-etcd-client-ca.crt}]}";
+
+    fn run(stream: &str) -> Result<String, String> {
+        let mesh = Mesh::parse(MESH).unwrap();
+        let (w, e) = (certs::tests::test_ca("west"), certs::tests::test_ca("east"));
+        let bundle = Bundle {
+            cas: vec![w.cert_pem.trim().to_string(), e.cert_pem.trim().to_string()],
+            own: w.cert_pem.trim().to_string(),
+        };
+        let t = Target {
+            mesh: &mesh,
+            cluster: &mesh.clusters[0],
+            mesh_ca: Some(&w),
+            now: time::OffsetDateTime::now_utc(),
+            bundle: Some(&bundle),
+        };
+        render(stream, &t)
+            .map(|r| r.to_string())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_bundle_needs_the_chart_to_mount_it() {
+        let err = run(&stream(OWN, BUNDLE)).unwrap_err();
+        assert!(
+            err.contains("DaemonSet kube-system/cilium")
+                && err.contains("tls.caBundle.enabled: true"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn kvstoremesh_without_the_bundle_is_refused_naming_the_version() {
+        let err = run(&stream(BUNDLE, OWN)).unwrap_err();
+        assert!(
+            err.contains("KVStoreMesh") && err.contains("chart 1.17") && err.contains("1.18"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_bundle_object_holds_every_mesh_ca() {
+        let out = run(&stream(BUNDLE, BUNDLE)).unwrap();
+        let doc = out
+            .split("\n---")
+            .find(|d| d.contains("name: cilium-root-ca.crt\n") && d.contains("kind: ConfigMap"))
+            .unwrap_or_else(|| panic!("no bundle in {out}"));
+        assert_eq!(doc.matches("BEGIN CERTIFICATE").count(), 2, "{doc}");
+        // A bundle the values filled with another CA is refused: the mesh file owns it.
+        let foreign = certs::tests::test_ca("stale");
+        let pem = foreign.cert_pem.trim().replace('\n', "\n    ");
+        let with = format!(
+            "{}---\n# Source: cilium/templates/cilium-ca-bundle-configmap.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cilium-root-ca.crt\n  namespace: kube-system\ndata:\n  ca.crt: |\n    {pem}\n",
+            stream(BUNDLE, BUNDLE)
+        );
+        let err = run(&with).unwrap_err();
+        assert!(err.contains("no cluster's in the mesh file"), "{err}");
+    }
+}

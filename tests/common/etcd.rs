@@ -59,6 +59,9 @@ pub struct Etcd {
     pub port: u16,
     peer_port: u16,
     admin: Pair,
+    /// The CAs etcd admits clients of (PEM), when not only `ca`'s: a mesh of several CAs,
+    /// whose clustermesh-apiserver etcd reads its client CA from the chart's CA bundle.
+    trusted: Option<String>,
 }
 
 impl Etcd {
@@ -72,15 +75,41 @@ impl Etcd {
             port,
             peer_port: free_port(),
             admin: ca.issue_valid(&pki::ADMIN),
+            trusted: None,
         };
         etcd.run(ca, server);
         etcd
+    }
+
+    /// Like [`Etcd::start`], admitting clients of every CA in `trusted` (a PEM bundle that holds
+    /// `ca`, which issues the tests' admin certificate).
+    pub fn start_trusting(bin: &Path, port: u16, ca: &Ca, trusted: &str, server: &Pair) -> Etcd {
+        let mut etcd = Etcd {
+            bin: bin.to_path_buf(),
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+            port,
+            peer_port: free_port(),
+            admin: ca.issue_valid(&pki::ADMIN),
+            trusted: Some(trusted.to_string()),
+        };
+        etcd.run(ca, server);
+        etcd
+    }
+
+    /// Restarts etcd (same port and data) admitting clients of every CA in `trusted`.
+    pub fn restart_trusting(&mut self, ca: &Ca, trusted: &str, server: &Pair) {
+        self.stop();
+        self.admin = ca.issue_valid(&pki::ADMIN);
+        self.trusted = Some(trusted.to_string());
+        self.run(ca, server);
     }
 
     /// Stops etcd and starts it again on the same port and data with other certificates.
     pub fn restart(&mut self, ca: &Ca, server: &Pair) {
         self.stop();
         self.admin = ca.issue_valid(&pki::ADMIN);
+        self.trusted = None;
         self.run(ca, server);
     }
 
@@ -93,7 +122,8 @@ impl Etcd {
 
     fn run(&mut self, ca: &Ca, server: &Pair) {
         let d = self.dir.path();
-        std::fs::write(d.join("ca.crt"), &ca.pair.cert).unwrap();
+        let trusted = self.trusted.clone().unwrap_or_else(|| ca.pair.cert.clone());
+        std::fs::write(d.join("ca.crt"), trusted).unwrap();
         std::fs::write(d.join("server.crt"), &server.cert).unwrap();
         std::fs::write(d.join("server.key"), &server.key).unwrap();
         let log = std::fs::File::create(d.join("etcd.log")).unwrap();

@@ -7,6 +7,8 @@ Each scenario directory has the layout of shared/fixtures/cilium/<scenario>/:
   mesh.yaml              the kubectl-mesh/v1alpha1 Mesh file
   expected-<cluster>.yaml  chart rendered with that cluster's own values added
   ca.crt / ca.key        when the mesh has one CA (then expected-* are rendered with tls.ca.*)
+  ca-<cluster>.crt/.key  a mesh of several CAs (trust: bundle): expected-<cluster> is rendered with
+                         that cluster's tls.ca.* and tls.caBundle.content = every cluster's CA
   values/base.yaml, values/<cluster>.yaml   the Helm values used (for debugging)
 
 usage: make_refcases.py [--charts DIR] [--out DIR] [--only SUBSTR]... [--jobs 2]
@@ -93,13 +95,18 @@ def cluster_values(mesh, c, base_values):
     return v
 
 
-def mesh_file(clusters, routing="native", max_cc=None, ca=False):
+def mesh_file(clusters, routing="native", max_cc=None, ca=False, bundle=False):
     m = {"apiVersion": "kubectl-mesh/v1alpha1", "kind": "Mesh", "routingMode": routing}
     if max_cc is not None:
         m["maxConnectedClusters"] = max_cc
     if ca:
         m["ca"] = {"cert": "ca.crt", "key": "ca.key"}
+    if bundle:
+        m["trust"] = "bundle"
     m["clusters"] = [copy.deepcopy(c) for c in clusters]
+    if bundle:
+        for c in m["clusters"]:
+            c["ca"] = {"cert": "ca-%s.crt" % c["name"], "key": "ca-%s.key" % c["name"]}
     return m
 
 
@@ -239,6 +246,15 @@ def scenarios(versions):
                                    with_peer(south, 32381, ips=["172.18.0.6", "172.18.0.7"])], max_cc=511)))
         out.append(("hubble-provided-shared-ca-2", ver, merge(merge(SEED, HUBBLE_CM), HUBBLE_PROVIDED),
                     mesh_file([west_p, east_p], ca=True)))
+        # A mesh of several CAs: each cluster keeps its own CA (tls.ca), and the chart's CA
+        # bundle (tls.caBundle, enabled in the shared values) carries every cluster's CA. With
+        # KVStoreMesh only from 1.18: before, KVStoreMesh does not read the bundle (render refuses).
+        bundle_vals = merge(merge(SEED, HUBBLE_CM), {"tls": {"caBundle": {"enabled": True}}})
+        out.append(("several-cas-2", ver, bundle_vals, mesh_file([west_p, east_p], bundle=True)))
+        if ver not in ("1.16.19", "1.17.6"):
+            out.append(("several-cas-kvstoremesh-2", ver,
+                        merge(bundle_vals, {"clustermesh": {"apiserver": {"kvstoremesh": {"enabled": True}}}}),
+                        mesh_file([west_p, east_p], bundle=True)))
         np = [dict(WEST, apiserverNodePort=32379), dict(EAST, apiserverNodePort=32380)]
         out.append(("apiserver-nodeport", ver, merge(SEED, HUBBLE_CM), mesh_file(np)))
         out.append(("apiserver-nodeport-connect", ver, merge(SEED, HUBBLE_CM),
@@ -341,8 +357,20 @@ def main():
             base_values = provide(base_values, *leaf)
             dump(os.path.join(d, "values.yaml"), base_values)
             jobs[-1] = (os.path.join(d, "base.yaml"), chart, base_values)
+        bundle_cas = {}
+        if mesh.get("trust") == "bundle":
+            for c in mesh["clusters"]:
+                crt, key = make_ca("kubectl-mesh refcase %s %s" % (sc, c["name"]))
+                open(os.path.join(d, c["ca"]["cert"]), "wb").write(crt)
+                open(os.path.join(d, c["ca"]["key"]), "wb").write(key)
+                bundle_cas[c["name"]] = (crt, key)
+            content = "".join(crt.decode().strip() + "\n" for crt, _ in bundle_cas.values())
         for c in mesh["clusters"]:
             cv = merge(cluster_values(mesh, c, base_values), ca_vals)
+            if c["name"] in bundle_cas:
+                crt, key = bundle_cas[c["name"]]
+                cv = merge(cv, {"tls": {"ca": {"cert": base64.b64encode(crt).decode(), "key": base64.b64encode(key).decode()},
+                                        "caBundle": {"enabled": True, "content": content}}})
             dump(os.path.join(d, "values", "%s.yaml" % c["name"]), cv)
             jobs.append((os.path.join(d, "expected-%s.yaml" % c["name"]), chart, merge(base_values, cv)))
     failed = 0

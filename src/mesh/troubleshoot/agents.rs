@@ -29,9 +29,23 @@ pub struct Vantage<'a> {
     pub command: String,
     /// Whether the pod is A's clustermesh-apiserver (KVStoreMesh) rather than an agent.
     pub kvstoremesh: bool,
+    /// A mesh of several CAs (`trust: bundle`): the clusters' CAs differ on purpose and each
+    /// trusts the others through the chart's CA bundle.
+    pub bundle: bool,
 }
 
 impl Vantage<'_> {
+    /// What fixes a CA a cluster does not trust: one CA (`ca sync`), or the bundle rewritten.
+    fn ca_fix(&self, restart: &str) -> String {
+        if self.bundle {
+            format!(
+                "a mesh of several CAs: every cluster's CA bundle must hold every cluster's CA (kubectl mesh status names what is missing): `kubectl mesh upgrade {} {} --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer, which writes the bundles), then restart {restart}",
+                self.from, self.to
+            )
+        } else {
+            format!("`kubectl mesh ca sync`, then restart {restart}")
+        }
+    }
     fn rerun(&self) -> String {
         format!(
             "see the full report: `kubectl exec -n {} {} -c {} -- {}`",
@@ -298,8 +312,10 @@ fn client_side(error: &str) -> bool {
 
 fn tls_verify(v: &Vantage, s: &Section) -> Check {
     let hint = format!(
-        "{}'s clustermesh-apiserver must present a certificate from the CA {} trusts, valid for the endpoint's name: `kubectl mesh ca sync`, then restart the apiserver",
-        v.to, v.from
+        "{}'s clustermesh-apiserver must present a certificate from a CA {} trusts, valid for the endpoint's name: {}",
+        v.to,
+        v.from,
+        v.ca_fix("the apiserver")
     );
     per_endpoint(
         v,
@@ -325,8 +341,10 @@ fn tls_verify(v: &Vantage, s: &Section) -> Check {
 fn client_cert(v: &Vantage, s: &Section) -> Check {
     const ID: &str = "client-cert";
     let hint = format!(
-        "{}'s client certificate (Secret clustermesh-apiserver-remote-cert) must be signed by the CA {} trusts: `kubectl mesh ca sync`, then restart the agents",
-        v.from, v.to
+        "{}'s client certificate (Secret clustermesh-apiserver-remote-cert) must be signed by a CA {} trusts: {}",
+        v.from,
+        v.to,
+        v.ca_fix("the agents")
     );
     if s.certs.no_client_cert {
         let msg = format!("{} has no TLS client certificate for {}", v.who(), v.to);
@@ -357,10 +375,14 @@ fn client_cert(v: &Vantage, s: &Section) -> Check {
 fn ca_equal(v: &Vantage, s: &Section) -> Check {
     const ID: &str = "ca-equal";
     let c = &s.certs;
-    let hint = format!(
-        "every cluster of the mesh must trust one CA: `kubectl mesh ca sync`, then restart the agents of {}",
-        v.from
-    );
+    let hint = if v.bundle {
+        v.ca_fix(&format!("the agents of {}", v.from))
+    } else {
+        format!(
+            "every cluster of the mesh must trust one CA: `kubectl mesh ca sync`, then restart the agents of {}",
+            v.from
+        )
+    };
     let details = json!({"rootCAs": c.root_cas, "clientCertificates": c.client_certs});
     if !c.errors.is_empty() {
         let msg = format!("certificate errors: {}", c.errors.join("; "));
@@ -375,11 +397,20 @@ fn ca_equal(v: &Vantage, s: &Section) -> Check {
         return v.with(ID, Status::Warn, msg, hint, details);
     }
     if c.client_unverified {
-        let msg = format!(
-            "{}'s client certificate does not verify against the CA it trusts for {}: the clusters use different CAs",
-            v.who(),
-            v.to
-        );
+        let msg = if v.bundle {
+            format!(
+                "{}'s client certificate does not verify against the CAs it trusts for {} (its CA bundle): the bundle lacks {}'s own CA",
+                v.who(),
+                v.to,
+                v.from
+            )
+        } else {
+            format!(
+                "{}'s client certificate does not verify against the CA it trusts for {}: the clusters use different CAs",
+                v.who(),
+                v.to
+            )
+        };
         return v.with(ID, Status::Fail, msg, hint, details);
     }
     if c.root_cas.is_empty() {
@@ -610,6 +641,7 @@ mod tests {
             container: "cilium-agent",
             command: "cilium-dbg troubleshoot clustermesh east".into(),
             kvstoremesh: false,
+            bundle: false,
         }
     }
 

@@ -353,7 +353,9 @@ pub fn plan(pair: &Pair) -> Plan {
         peer,
         source,
         targets,
-        trusted_ca: remote.and_then(|s| secret_text(s, "ca.crt")),
+        // What A's agents (or KVStoreMesh) verify peers with: the chart's CA bundle when they
+        // mount it (`tls.caBundle`), else ca.crt of the remote certificate's Secret.
+        trusted_ca: a.peer_trust().1,
         client_cert: remote.and_then(|s| secret_text(s, "tls.crt")),
         client_key: remote.and_then(|s| secret_text(s, "tls.key")),
     }

@@ -135,7 +135,27 @@ impl Judge<'_> {
         (ca(&self.pair.from_live), ca(&self.pair.to_live))
     }
 
+    /// A mesh of several CAs (`trust: bundle`): the CAs differ on purpose.
+    pub(super) fn bundle(&self) -> bool {
+        self.pair.mesh.is_bundle()
+    }
+
+    /// The CAs B's clustermesh-apiserver etcd admits client certificates of, and where from:
+    /// its CA bundle when it mounts one, else its `cilium-ca`.
+    pub(super) fn b_client_trust(&self) -> (String, Vec<CertFacts>) {
+        match &self.pair.to_live {
+            Ok(l) => {
+                let (from, pem) = l.client_trust();
+                (from, pem.as_deref().map(pem_certs).unwrap_or_default())
+            }
+            Err(_) => (String::new(), Vec::new()),
+        }
+    }
+
     pub(super) fn cas_differ(&self) -> bool {
+        if self.bundle() {
+            return false;
+        }
         let (a, b) = self.cas();
         match (a.first(), b.first()) {
             (Some(a), Some(b)) => !a.same_ca(b),
@@ -144,6 +164,13 @@ impl Judge<'_> {
     }
 
     pub(super) fn ca_sync_hint(&self) -> String {
+        if self.bundle() {
+            return format!(
+                "a mesh of several CAs: each cluster's CA bundle must hold every cluster's CA (`kubectl mesh status` names what is missing): `kubectl mesh upgrade {} {} --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer writes the bundles; GitOps: regenerate `kubectl mesh values`)",
+                self.a(),
+                self.b()
+            );
+        }
         "run `kubectl mesh ca sync`, then `kubectl mesh upgrade --chart cilium/cilium --reuse-values` (helm upgrade with the post-renderer, every cluster) to re-issue the certificates".to_string()
     }
 
@@ -186,7 +213,7 @@ impl Judge<'_> {
                     let cert = leaf.as_ref().map_or("?".into(), CertFacts::short);
                     let line = match why {
                         VerifyFailure::UnknownIssuer => {
-                            hint = if self.cas_differ() {
+                            hint = if self.cas_differ() || self.bundle() {
                                 self.ca_sync_hint()
                             } else {
                                 format!(
@@ -335,11 +362,33 @@ impl Judge<'_> {
         let mut problems = Vec::new();
         let mut hint = String::new();
         let mut status = Status::Ok;
-        let (_, b_ca) = self.cas();
-        let issued = b_ca.first().map(|ca| cert.signed_by(ca));
-        if issued == Some(false) {
+        let (b_from, b_trust) = if self.bundle() {
+            self.b_client_trust()
+        } else {
+            (String::new(), self.cas().1.into_iter().take(1).collect())
+        };
+        let issued = (!b_trust.is_empty()).then(|| b_trust.iter().any(|ca| cert.signed_by(ca)));
+        if issued == Some(false) && self.bundle() {
             status = Status::Fail;
-            let ca = &b_ca[0];
+            let same_name = b_trust.iter().any(|ca| cert.issuer == ca.subject);
+            problems.push(format!(
+                "not issued by a CA {} trusts ({b_from}: {}){}",
+                self.b(),
+                b_trust
+                    .iter()
+                    .map(|c| format!("{}, serial {}", c.subject, c.serial))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                if same_name {
+                    ": only another CA of the same name (a stale CA?)"
+                } else {
+                    ""
+                }
+            ));
+            hint = self.ca_sync_hint();
+        } else if issued == Some(false) {
+            status = Status::Fail;
+            let ca = &b_trust[0];
             problems.push(format!(
                 "not issued by {}'s CA ({}, serial {}){}",
                 self.b(),
@@ -403,7 +452,7 @@ impl Judge<'_> {
                 "error": t.accepted.as_ref().and_then(|a| a.as_ref().err()).or(t.handshake.as_ref().err())}));
         }
         if hint.is_empty() && status == Status::Fail {
-            hint = if self.cas_differ() {
+            hint = if self.cas_differ() || self.bundle() {
                 self.ca_sync_hint()
             } else {
                 format!(
@@ -416,7 +465,9 @@ impl Judge<'_> {
             hint = "fix `tls-verify` first".to_string();
         }
         let mut message = format!("{}'s {}", self.a(), cert.short());
-        if issued == Some(true) {
+        if issued == Some(true) && self.bundle() {
+            message.push_str(&format!(" (a CA {} trusts: {b_from})", self.b()));
+        } else if issued == Some(true) {
             message.push_str(&format!(" (the CA of {})", self.b()));
         }
         if !accepted_by.is_empty() {
@@ -447,6 +498,9 @@ impl Judge<'_> {
         const ID: &str = "ca-equal";
         if let Err(c) = self.both(ID) {
             return *c;
+        }
+        if self.bundle() {
+            return self.ca_in_bundle();
         }
         let (a, b) = self.cas();
         let details = json!({self.a(): a.first(), self.b(): b.first()});
@@ -496,6 +550,85 @@ impl Judge<'_> {
                 details,
             )
         }
+    }
+
+    /// `ca-equal` in a mesh of several CAs: B's CA must be among the CAs A trusts peers with
+    /// (its CA bundle), and A's among those B's etcd admits clients of; a CA of the same name
+    /// in their place is named as the stale CA it likely is.
+    fn ca_in_bundle(&self) -> Check {
+        const ID: &str = "ca-equal";
+        let (a_ca, b_ca) = self.cas();
+        let (a_from, a_trust) = match &self.pair.from_live {
+            Ok(l) => {
+                let (from, pem) = l.peer_trust();
+                (from, pem.as_deref().map(pem_certs).unwrap_or_default())
+            }
+            Err(_) => (String::new(), Vec::new()),
+        };
+        let (b_from, b_trust) = self.b_client_trust();
+        let details = json!({
+            self.a(): a_ca.first(), self.b(): b_ca.first(),
+            "trustedBy": {self.a(): {"source": a_from, "cas": a_trust}, self.b(): {"source": b_from, "cas": b_trust}},
+        });
+        let mut problems = Vec::new();
+        for (who, ca, truster, from, trust) in [
+            (self.b(), b_ca.first(), self.a(), &a_from, &a_trust),
+            (self.a(), a_ca.first(), self.b(), &b_from, &b_trust),
+        ] {
+            let Some(ca) = ca else {
+                problems.push(format!("Secret cilium-ca (ca.crt) is missing in {who}"));
+                continue;
+            };
+            if trust.iter().any(|t| t.same_ca(ca)) {
+                continue;
+            }
+            let stale: Vec<String> = trust
+                .iter()
+                .filter(|t| t.subject == ca.subject)
+                .map(|t| format!("serial {}", t.serial))
+                .collect();
+            problems.push(format!(
+                "{truster} does not trust {who}'s CA ({}, serial {}): {from} {}{}",
+                ca.subject,
+                ca.serial,
+                if trust.is_empty() { "holds no CA" } else { "lacks it" },
+                if stale.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; it holds a stale CA of the same name instead ({})",
+                        stale.join(", ")
+                    )
+                }
+            ));
+        }
+        if problems.is_empty() {
+            let (a, b) = (&a_ca[0], &b_ca[0]);
+            return check(
+                ID,
+                Status::Ok,
+                format!(
+                    "several CAs: {} trusts {}'s CA ({}, serial {}) through {a_from}, and {} trusts {}'s ({}, serial {}) through {b_from}",
+                    self.a(),
+                    self.b(),
+                    b.subject,
+                    b.serial,
+                    self.b(),
+                    self.a(),
+                    a.subject,
+                    a.serial
+                ),
+                String::new(),
+                details,
+            );
+        }
+        check(
+            ID,
+            Status::Fail,
+            problems.join("; "),
+            self.ca_sync_hint(),
+            details,
+        )
     }
 
     pub(super) fn cert_expiry(&self) -> Check {
