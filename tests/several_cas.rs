@@ -180,7 +180,13 @@ fn check<'a>(report: &'a Value, from: &str, to: &str, id: &str) -> &'a Value {
         .unwrap()
         .iter()
         .find(|p| p["from"] == from && p["to"] == to)
-        .and_then(|p| p["checks"].as_array().unwrap().iter().find(|c| c["id"] == id))
+        .and_then(|p| {
+            p["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == id)
+        })
         .unwrap_or_else(|| panic!("no check {id} for {from} → {to}: {report:#}"))
 }
 
@@ -192,7 +198,10 @@ fn not_ok(report: &Value) -> Vec<String> {
         .flat_map(|p| {
             p["checks"].as_array().unwrap().iter().filter_map(move |c| {
                 (c["status"] != "ok").then(|| {
-                    format!("{} → {} {} {}: {}", p["from"], p["to"], c["id"], c["status"], c["message"])
+                    format!(
+                        "{} → {} {} {}: {}",
+                        p["from"], p["to"], c["id"], c["status"], c["message"]
+                    )
                 })
             })
         })
@@ -213,7 +222,11 @@ fn a_mesh_of_several_cas_connects_reports_healthy_and_troubleshoots_clean() {
         .unwrap()
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stream = String::from_utf8(out.stdout).unwrap();
     let doc = stream
         .split("\n---")
@@ -256,7 +269,11 @@ fn a_mesh_of_several_cas_connects_reports_healthy_and_troubleshoots_clean() {
     // Each cluster kept its own CA.
     for (name, ca) in [("west", &l.west), ("east", &l.east)] {
         let secret = l.lab.secret(name, "cilium-ca").unwrap();
-        assert!(secret.iter().any(|(k, v)| k == "ca.crt" && *v == ca.pair.cert));
+        assert!(
+            secret
+                .iter()
+                .any(|(k, v)| k == "ca.crt" && *v == ca.pair.cert)
+        );
     }
 
     // Real etcds with mutual TLS, each admitting the clients of the CAs in its bundle.
@@ -282,7 +299,8 @@ fn a_mesh_of_several_cas_connects_reports_healthy_and_troubleshoots_clean() {
     // status: healthy, the agents scripted as reporting every peer ready.
     l.lab.script_agents_healthy();
     let (code, stdout, stderr) = run(&l.lab, &["status", "-o", "json"]);
-    let status: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let status: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
     assert_eq!(code, Some(0), "{status:#}");
     assert_eq!(status["healthy"], true, "{status:#}");
 }
@@ -303,7 +321,13 @@ fn a_stale_ca_in_a_bundle_is_caught_and_named() {
     set_bundle(&l.lab, "west", &west_bundle);
     let bundle = l.bundle();
     let wb = west_bundle.clone();
-    l.start_etcds(|c| if c == "west" { wb.clone() } else { bundle.clone() });
+    l.start_etcds(|c| {
+        if c == "west" {
+            wb.clone()
+        } else {
+            bundle.clone()
+        }
+    });
 
     let (code, report) = l.troubleshoot();
     assert_eq!(code, Some(1), "{report:#}");
@@ -311,10 +335,16 @@ fn a_stale_ca_in_a_bundle_is_caught_and_named() {
     let tls = check(&report, "west", "east", "tls-verify");
     assert_eq!(tls["status"], "fail", "{tls:#}");
     assert!(
-        tls["hint"].as_str().unwrap().contains("kubectl mesh upgrade"),
+        tls["hint"]
+            .as_str()
+            .unwrap()
+            .contains("kubectl mesh upgrade"),
         "{tls:#}"
     );
-    assert!(!tls["hint"].as_str().unwrap().contains("ca sync"), "{tls:#}");
+    assert!(
+        !tls["hint"].as_str().unwrap().contains("ca sync"),
+        "{tls:#}"
+    );
     // ... ca-equal names the stale CA by serial ...
     let ca = check(&report, "west", "east", "ca-equal");
     assert_eq!(ca["status"], "fail", "{ca:#}");

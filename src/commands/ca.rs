@@ -369,7 +369,9 @@ impl Trust {
                     .collect(),
             )
         } else {
-            crate::mesh::trust::ExpectedCas::Shared(self.mesh_ca.as_ref().map(|c| c.cert_pem.clone()))
+            crate::mesh::trust::ExpectedCas::Shared(
+                self.mesh_ca.as_ref().map(|c| c.cert_pem.clone()),
+            )
         }
     }
 }
@@ -387,7 +389,10 @@ pub fn load_trust(mesh: &Mesh, mesh_path: &Path) -> anyhow::Result<Trust> {
             let Some(files) = &c.ca else {
                 // Validation guarantees a top-level `ca:` here.
                 let ca = mesh_ca.as_ref().ok_or_else(|| {
-                    anyhow!("cluster {:?} has no `ca:` and the mesh file none either", c.name)
+                    anyhow!(
+                        "cluster {:?} has no `ca:` and the mesh file none either",
+                        c.name
+                    )
                 })?;
                 clusters.push(ClusterCa {
                     cluster: c.name.clone(),

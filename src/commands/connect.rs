@@ -20,12 +20,7 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let opts = args.kube.options();
     let reached = block_on(reach_all(&mesh, &opts))??;
 
-    let mut findings = preflight(
-        &mesh,
-        &reached,
-        &cas,
-        &path.display().to_string(),
-    );
+    let mut findings = preflight(&mesh, &reached, &cas, &path.display().to_string());
     let mut connected = mesh.clone();
     for (c, r) in connected.clusters.iter_mut().zip(&reached) {
         if c.clustermesh.is_some() && !args.rediscover {

@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::peering::{changes, grouped, unknown_peers};
-use super::{
-    EXIT_PROBLEMS, Reached, block_on, load_mesh, print_structured, reach_all,
-};
+use super::{EXIT_PROBLEMS, Reached, block_on, load_mesh, print_structured, reach_all};
 use crate::cli::StatusArgs;
 use crate::live::KubeOptions;
 use crate::mesh::Mesh;

@@ -171,7 +171,11 @@ fn cluster_ca_problems(mesh: &Mesh, mesh_path: &std::path::Path) -> Vec<Problem>
         let cert = match super::read_text(&cert_path, super::MAX_PEM_FILE) {
             Ok(cert) => cert,
             Err(e) => {
-                problem(Severity::Error, "ca.cert", format!("cannot read {}: {e}", cert_path.display()));
+                problem(
+                    Severity::Error,
+                    "ca.cert",
+                    format!("cannot read {}: {e}", cert_path.display()),
+                );
                 continue;
             }
         };
@@ -180,7 +184,10 @@ fn cluster_ca_problems(mesh: &Mesh, mesh_path: &std::path::Path) -> Vec<Problem>
             problem(
                 Severity::Error,
                 "ca.cert",
-                format!("{} holds {blocks} certificates; give exactly one CA certificate per cluster", cert_path.display()),
+                format!(
+                    "{} holds {blocks} certificates; give exactly one CA certificate per cluster",
+                    cert_path.display()
+                ),
             );
         }
         let checked = match &files.key {
@@ -208,7 +215,9 @@ fn cluster_ca_problems(mesh: &Mesh, mesh_path: &std::path::Path) -> Vec<Problem>
                     Err(e) => Err(format!("cannot read {}: {e}", key_path.display())),
                     Ok(key) => Ca::from_pem(&cert, &key)
                         .and_then(|ca| ca.usable_at(now))
-                        .map_err(|e| format!("{} / {}: {e}", cert_path.display(), key_path.display())),
+                        .map_err(|e| {
+                            format!("{} / {}: {e}", cert_path.display(), key_path.display())
+                        }),
                 }
             }
         };

@@ -270,7 +270,10 @@ mod tests {
             "error: cluster \"west\", ca.crt: unknown field; expected one of cert, key",
             "error: cluster \"west\", ca.cert: missing field",
         ] {
-            assert!(got.iter().any(|g| g == line), "missing {line:?} in {got:#?}");
+            assert!(
+                got.iter().any(|g| g == line),
+                "missing {line:?} in {got:#?}"
+            );
         }
         assert_eq!(got.len(), 3, "{got:#?}");
     }

@@ -381,7 +381,10 @@ pub fn identity_findings(mesh: &Mesh, c: &Cluster, live: &Live, mesh_path: &str)
 /// the mesh's (the mesh file's, else the first cluster's); with several (`trust: bundle`), a
 /// `cilium-ca` other than the mesh file's for that cluster or a CA bundle that lacks a mesh CA
 /// or trusts another ([`super::trust::bundle_findings`]).
-pub fn ca_findings(expected: &super::trust::ExpectedCas, clusters: &[(&Cluster, &Live)]) -> Vec<Finding> {
+pub fn ca_findings(
+    expected: &super::trust::ExpectedCas,
+    clusters: &[(&Cluster, &Live)],
+) -> Vec<Finding> {
     let mesh_ca = match expected {
         super::trust::ExpectedCas::Shared(pem) => pem.as_deref(),
         super::trust::ExpectedCas::Bundle(cas) => {

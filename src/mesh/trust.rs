@@ -59,7 +59,11 @@ const CERT_SECRETS: [&str; 4] = [
 ];
 
 /// The source of `path` in the projected volume `volume` of a workload: (is a Secret, name, key).
-pub fn projected_source(workload: &Value, volume: &str, path: &str) -> Option<(bool, String, String)> {
+pub fn projected_source(
+    workload: &Value,
+    volume: &str,
+    path: &str,
+) -> Option<(bool, String, String)> {
     let volumes = workload["spec"]["template"]["spec"]["volumes"].as_array()?;
     let v = volumes.iter().find(|v| v["name"] == volume)?;
     for source in v["projected"]["sources"].as_array()? {
@@ -203,7 +207,10 @@ pub fn bundle_findings(cas: &[(String, String)], clusters: &[(&Cluster, &Live)])
         match l.ca_cert().map(|p| pem_ders(&p)) {
             None => push(
                 "Secret cilium-ca is missing".into(),
-                format!("install Cilium in {} with its CA (the mesh file's ca.cert for it)", c.name),
+                format!(
+                    "install Cilium in {} with its CA (the mesh file's ca.cert for it)",
+                    c.name
+                ),
             ),
             Some(live) if live.first().is_some_and(|d| Some(d) != own) => push(
                 format!(
@@ -280,21 +287,28 @@ mod tests {
 
     #[test]
     fn the_bundle_is_where_the_agents_read_the_peers_ca() {
-        let bundle = ds(json!({"configMap": {"name": "cilium-root-ca.crt", "items": [
-            {"key": "ca.crt", "path": "common-etcd-client-ca.crt"}]}}));
+        let bundle = ds(
+            json!({"configMap": {"name": "cilium-root-ca.crt", "items": [
+            {"key": "ca.crt", "path": "common-etcd-client-ca.crt"}]}}),
+        );
         let live = Live {
             agents: Some(bundle),
             ca_bundle: Some(json!({"data": {"ca.crt": "PEM"}})),
             ..Live::default()
         };
         let r = live.ca_bundle_ref().unwrap();
-        assert_eq!((r.secret, r.name.as_str(), r.key.as_str()), (false, "cilium-root-ca.crt", "ca.crt"));
+        assert_eq!(
+            (r.secret, r.name.as_str(), r.key.as_str()),
+            (false, "cilium-root-ca.crt", "ca.crt")
+        );
         assert_eq!(live.ca_bundle_text().as_deref(), Some("PEM"));
         assert!(live.peer_trust().0.contains("CA bundle"));
 
         // Without the bundle the chart projects ca.crt of the remote certificate's Secret.
-        let own = ds(json!({"secret": {"name": "clustermesh-apiserver-remote-cert", "items": [
-            {"key": "ca.crt", "path": "common-etcd-client-ca.crt"}]}}));
+        let own = ds(
+            json!({"secret": {"name": "clustermesh-apiserver-remote-cert", "items": [
+            {"key": "ca.crt", "path": "common-etcd-client-ca.crt"}]}}),
+        );
         let live = Live {
             agents: Some(own),
             ..Live::default()

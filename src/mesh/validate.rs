@@ -468,12 +468,21 @@ mod tests {
         assert!(m.is_bundle());
         assert_eq!(errors(&m).len(), 1);
         // trust: shared contradicts a cluster's own CA.
-        let m = Mesh::parse(&format!("{head}trust: shared\nca: {{cert: c, key: k}}\n{two}")).unwrap();
+        let m = Mesh::parse(&format!(
+            "{head}trust: shared\nca: {{cert: c, key: k}}\n{two}"
+        ))
+        .unwrap();
         let e = errors(&m);
         assert_eq!(e.len(), 1, "{e:#?}");
-        assert!(e[0].contains("cluster \"west\", ca: a CA of the cluster's own needs `trust: bundle`"), "{e:#?}");
+        assert!(
+            e[0].contains("cluster \"west\", ca: a CA of the cluster's own needs `trust: bundle`"),
+            "{e:#?}"
+        );
         // The default is one CA.
-        let m = Mesh::parse(&format!("{head}clusters:\n- {{name: west, id: 1, context: a, podCIDR: 10.0.0.0/16}}\n")).unwrap();
+        let m = Mesh::parse(&format!(
+            "{head}clusters:\n- {{name: west, id: 1, context: a, podCIDR: 10.0.0.0/16}}\n"
+        ))
+        .unwrap();
         assert!(!m.is_bundle());
     }
 

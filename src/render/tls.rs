@@ -321,11 +321,12 @@ pub(super) fn ca_bundle(
     };
     if let Some(id) = apiserver {
         let d = objects.get(id);
-        let kvstoremesh = containers(d).iter().any(|(_, c)| c["name"] == "kvstoremesh");
-        let by_bundle =
-            projected_source(d, "kvstoremesh-secrets", "common-etcd-client-ca.crt")
-                .and_then(as_bundle)
-                .is_some();
+        let kvstoremesh = containers(d)
+            .iter()
+            .any(|(_, c)| c["name"] == "kvstoremesh");
+        let by_bundle = projected_source(d, "kvstoremesh-secrets", "common-etcd-client-ca.crt")
+            .and_then(as_bundle)
+            .is_some();
         if kvstoremesh && !by_bundle {
             let v = version.map_or("this version".to_string(), |(a, b)| format!("{a}.{b}"));
             return Err(RenderError::Invalid {

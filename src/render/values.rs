@@ -147,9 +147,13 @@ fn build(
             (Some(ca), CaSource::Values) => {
                 json!({"ca": {"cert": B64.encode(&ca.cert_pem), "key": B64.encode(&ca.key_pem)}})
             }
-            // No key in the mesh file (or --ca-in-cluster): the key stays in the cluster.
+            // No key in the mesh file (or --ca-in-cluster): the key stays in the cluster, so
+            // values that stand alone must not make the chart issue with a CA of its own (a
+            // release the post-renderer finishes looks up the live cilium-ca instead).
             _ => {
-                check.no_chart_ca()?;
+                if standalone {
+                    check.no_chart_ca()?;
+                }
                 json!({"ca": {"cert": cert}})
             }
         };
@@ -457,7 +461,9 @@ impl Checker<'_> {
             file: self.file_of(&path),
             path: path.join("."),
             found: format!("a bundle with {foreign} CA(s) that are no cluster's in the mesh file"),
-            wanted: "the CAs of the mesh's clusters (kubectl-mesh writes the bundle; remove the value)".into(),
+            wanted:
+                "the CAs of the mesh's clusters (kubectl-mesh writes the bundle; remove the value)"
+                    .into(),
             cluster: self.t.cluster.name.clone(),
         })
     }
@@ -548,6 +554,70 @@ clusters:
             bundle: None,
         };
         values(&files, &t, CaSource::Values)
+    }
+
+    /// A mesh of several CAs: west's own CA (with or without its key) and the bundle of both.
+    fn run_bundle(with_key: bool, files: &[(&str, &str)]) -> Result<Value, ValuesError> {
+        let (mesh, _) = Mesh::load(MESH).unwrap();
+        let parsed: Vec<Value> = files
+            .iter()
+            .map(|(_, t)| crate::yaml::parse(t).unwrap())
+            .collect();
+        let files: Vec<ValuesFile> = files
+            .iter()
+            .zip(&parsed)
+            .map(|((name, _), values)| ValuesFile { name, values })
+            .collect();
+        let (w, e) = (
+            super::super::certs::tests::test_ca("west"),
+            super::super::certs::tests::test_ca("east"),
+        );
+        let bundle = super::super::Bundle {
+            cas: vec![w.cert_pem.trim().into(), e.cert_pem.trim().into()],
+            own: w.cert_pem.trim().into(),
+        };
+        let t = Target {
+            mesh: &mesh,
+            cluster: mesh.cluster("west").unwrap(),
+            mesh_ca: with_key.then_some(&w),
+            now: time::OffsetDateTime::now_utc(),
+            bundle: Some(&bundle),
+        };
+        values(&files, &t, CaSource::Values)
+    }
+
+    #[test]
+    fn several_cas_give_the_own_ca_and_the_bundle() {
+        let v = run_bundle(true, &[("v.yaml", "tls: {caBundle: {enabled: false}}")]).unwrap();
+        let content = v["tls"]["caBundle"]["content"].as_str().unwrap();
+        assert_eq!(content.matches("BEGIN CERTIFICATE").count(), 2, "{content}");
+        assert!(content.ends_with("-----END CERTIFICATE-----\n"));
+        assert_eq!(v["tls"]["caBundle"]["enabled"], true);
+        assert!(v["tls"]["ca"]["key"].is_string());
+        // Without the key only the certificate, and only when the chart makes no CA itself.
+        let err = run_bundle(false, &[("v.yaml", "clustermesh: {useAPIServer: true}")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("clustermesh.apiserver.tls.auto.method"),
+            "{err}"
+        );
+        let certgen = "clustermesh: {useAPIServer: true, apiserver: {tls: {auto: {method: cronJob}}}}\nhubble: {tls: {auto: {method: cronJob}}}";
+        let v = run_bundle(false, &[("v.yaml", certgen)]).unwrap();
+        assert!(v["tls"]["ca"]["cert"].is_string() && v["tls"]["ca"]["key"].is_null());
+        // The mesh file owns the bundle: a foreign CA in the values is refused.
+        let stranger = super::super::certs::tests::test_ca("stale").cert_pem;
+        let user = format!(
+            "tls:\n  caBundle:\n    content: |\n      {}\n",
+            stranger.trim().replace('\n', "\n      ")
+        );
+        let err = run_bundle(true, &[("v.yaml", &user)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("v.yaml: tls.caBundle.content") && err.contains("1 CA(s)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use futures::StreamExt;
 
-use super::{EXIT_PROBLEMS, HIDDEN, block_on, format_table, load_mesh, load_mesh_ca};
+use super::{EXIT_PROBLEMS, HIDDEN, block_on, format_table, load_mesh};
 use crate::cli::UpgradeArgs;
 use crate::live::helm::{self, Helm, Outcome};
 use crate::live::{ClusterClient, KubeOptions};
@@ -35,8 +35,8 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     let mesh = load_mesh(mesh_path)?;
     let clusters = selected(&mesh, &args.clusters)?;
     // render refuses an unusable CA on every cluster: say it once, before Helm runs.
-    let ca = load_mesh_ca(&mesh, mesh_path)?;
-    check_values(&mesh, ca.as_ref(), &clusters, &args.values)?;
+    let trust = super::ca::load_trust(&mesh, mesh_path)?;
+    check_values(&mesh, &trust, &clusters, &args.values)?;
     let helm_path = helm::find(args.helm.as_deref())?;
     let helm = block_on(helm::version(&helm_path, PROBE_TIMEOUT))??;
     let renderer = block_on(post_renderer(&helm))??;
@@ -198,7 +198,7 @@ fn selected<'m>(mesh: &'m Mesh, names: &[String]) -> anyhow::Result<Vec<&'m Clus
 /// any of `clusters` (the rules of `kubectl mesh values`, one conflict named per cluster).
 fn check_values(
     mesh: &Mesh,
-    ca: Option<&crate::render::Ca>,
+    trust: &super::ca::Trust,
     clusters: &[&Cluster],
     files: &[PathBuf],
 ) -> anyhow::Result<()> {
@@ -211,12 +211,13 @@ fn check_values(
     let problems: Vec<String> = clusters
         .iter()
         .filter_map(|cluster| {
+            let bundle = trust.bundle(&cluster.name);
             let target = Target {
                 mesh,
                 cluster,
-                mesh_ca: ca,
+                mesh_ca: trust.signing_ca(&cluster.name),
                 now,
-                bundle: None,
+                bundle: bundle.as_ref(),
             };
             crate::render::values::check(&files, &target)
                 .err()

@@ -693,6 +693,31 @@ mod tests {
     }
 
     #[test]
+    fn in_a_mesh_of_several_cas_the_fix_is_the_bundle_not_ca_sync() {
+        let text = super::super::report::tests_support::tls_failure(
+            "east",
+            "tls: failed to verify certificate: x509: certificate signed by unknown authority",
+        );
+        let v = Vantage {
+            bundle: true,
+            ..vantage()
+        };
+        let checks = agent_checks(&v, &Ok(parse(&text).unwrap()), now());
+        let tls = checks.iter().find(|c| c.id == "tls-verify").unwrap();
+        assert_eq!(tls.status, Status::Fail, "{tls:?}");
+        assert!(!tls.hint.contains("ca sync"), "{}", tls.hint);
+        assert!(
+            tls.hint.contains("CA bundle") && tls.hint.contains("kubectl mesh upgrade west east"),
+            "{}",
+            tls.hint
+        );
+        for c in &checks {
+            assert!(!c.message.contains("different CAs"), "{c:?}");
+            assert!(!c.hint.contains("ca sync"), "{c:?}");
+        }
+    }
+
+    #[test]
     fn a_refused_client_certificate_fails_client_cert_not_tls_verify() {
         let text = super::super::report::tests_support::tls_failure(
             "east",

@@ -591,7 +591,11 @@ impl Judge<'_> {
                 "{truster} does not trust {who}'s CA ({}, serial {}): {from} {}{}",
                 ca.subject,
                 ca.serial,
-                if trust.is_empty() { "holds no CA" } else { "lacks it" },
+                if trust.is_empty() {
+                    "holds no CA"
+                } else {
+                    "lacks it"
+                },
                 if stale.is_empty() {
                     String::new()
                 } else {
