@@ -196,14 +196,17 @@ fn not_ok(report: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .flat_map(|p| {
-            p["checks"].as_array().unwrap().iter().filter_map(move |c| {
-                (c["status"] != "ok").then(|| {
+            p["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["status"] != "ok")
+                .map(move |c| {
                     format!(
                         "{} → {} {} {}: {}",
                         p["from"], p["to"], c["id"], c["status"], c["message"]
                     )
                 })
-            })
         })
         .collect()
 }
