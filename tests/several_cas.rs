@@ -385,3 +385,50 @@ fn x509_serial(pem: &str) -> String {
     let (_, c) = X509Certificate::from_der(&p.contents).unwrap();
     c.raw_serial_as_string()
 }
+
+#[test]
+fn validate_names_each_clusters_ca_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("Cilium CA");
+    let leaf = ca.issue_valid(&pki::SERVER);
+    std::fs::write(dir.path().join("west-ca.crt"), &ca.pair.cert).unwrap();
+    // east's "CA" is a server certificate, south's file is missing, north's key is another's.
+    std::fs::write(dir.path().join("east-ca.crt"), &leaf.cert).unwrap();
+    std::fs::write(dir.path().join("north-ca.crt"), &ca.pair.cert).unwrap();
+    std::fs::write(dir.path().join("north-ca.key"), &leaf.key).unwrap();
+    let mesh = "apiVersion: kubectl-mesh/v1alpha1\nkind: Mesh\nroutingMode: native\ntrust: bundle\nclusters:\n\
+- {name: west, id: 1, context: a, podCIDR: 10.0.0.0/16, ca: {cert: west-ca.crt}}\n\
+- {name: east, id: 2, context: b, podCIDR: 10.1.0.0/16, ca: {cert: east-ca.crt}}\n\
+- {name: south, id: 3, context: c, podCIDR: 10.2.0.0/16, ca: {cert: south-ca.crt}}\n\
+- {name: north, id: 4, context: d, podCIDR: 10.3.0.0/16, ca: {cert: north-ca.crt, key: north-ca.key}}\n\
+- {name: lost, id: 5, context: e, podCIDR: 10.4.0.0/16}\n";
+    std::fs::write(dir.path().join("mesh.yaml"), mesh).unwrap();
+    let out = common::kubectl_mesh(dir.path())
+        .args(["validate", "--mesh"])
+        .arg(dir.path().join("mesh.yaml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for want in [
+        "cluster \"east\", ca: ",
+        "is not a CA certificate",
+        "cluster \"south\", ca.cert: cannot read",
+        "cluster \"north\", ca: ",
+        "does not belong to the CA certificate",
+        "cluster \"lost\", ca: missing: a mesh of several CAs",
+    ] {
+        assert!(text.contains(want), "{want:?} not in {text}");
+    }
+    assert!(!text.contains("cluster \"west\""), "{text}");
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+    // render refuses such a file before reading any stream.
+    let out = common::kubectl_mesh(dir.path())
+        .args(["render", "--cluster", "west", "--mesh"])
+        .arg(dir.path().join("mesh.yaml"))
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
