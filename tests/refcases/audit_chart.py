@@ -3,7 +3,8 @@
 
 The mesh file owns these chart values (paths below .Values):
   cluster.name, cluster.id, clustermesh.maxConnectedClusters, ipv4NativeRoutingCIDR, ipMasqAgent.*,
-  clustermesh.config.*, clustermesh.apiserver.service.nodePort, tls.ca.*
+  clustermesh.config.*, clustermesh.apiserver.service.nodePort, tls.ca.*, tls.caBundle.* (a mesh
+  of several CAs)
 A template or helper "reads" one when it names it directly (.Values.x, $.Values.x, $root.Values.x,
 hasKey/get/index/dig with string keys), through a variable or a range/with dot bound to such a
 value, through `include`/`template` of a helper that reads one (transitively), through a helper
@@ -24,7 +25,8 @@ Without --out, the inventories are printed on stdout. Python 3.11, standard libr
 import argparse, os, re, sys, tarfile
 
 OWNED = ["cluster.name", "cluster.id", "clustermesh.maxConnectedClusters", "ipv4NativeRoutingCIDR",
-         "ipMasqAgent", "clustermesh.config", "clustermesh.apiserver.service.nodePort", "tls.ca"]
+         "ipMasqAgent", "clustermesh.config", "clustermesh.apiserver.service.nodePort", "tls.ca",
+         "tls.caBundle"]
 ACTION = re.compile(r"\{\{(-?)(.*?)(-?)\}\}", re.S)
 VALUES = re.compile(r"(?<![\w)])(?:\$\w*)?\.Values((?:\.\w+)*)")
 KEYED = re.compile(r"\b(hasKey|get|index)\s+$")
