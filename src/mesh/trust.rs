@@ -316,4 +316,43 @@ mod tests {
         assert_eq!(live.ca_bundle_ref(), None);
         assert!(live.peer_trust().0.contains("remote-cert"));
     }
+
+    /// KVStoreMesh dials the peers: what it mounts decides (1.16/1.17: its own CA even with the
+    /// bundle on), and the apiserver's etcd admits clients of the bundle.
+    #[test]
+    fn with_kvstoremesh_its_own_volume_decides() {
+        let bundle = json!({"configMap": {"name": "cilium-root-ca.crt", "items": [
+            {"key": "ca.crt", "path": "common-etcd-client-ca.crt"}]}});
+        let remote = json!({"secret": {"name": "clustermesh-apiserver-remote-cert", "items": [
+            {"key": "ca.crt", "path": "common-etcd-client-ca.crt"}]}});
+        let apiserver = |kvstoremesh_source: &Value| {
+            json!({"spec": {"template": {"spec": {
+                "containers": [{"name": "etcd"}, {"name": "kvstoremesh"}],
+                "volumes": [
+                    {"name": "etcd-server-secrets", "projected": {"sources": [
+                        {"secret": {"name": "clustermesh-apiserver-server-cert", "items": [{"key": "tls.crt", "path": "tls.crt"}]}},
+                        {"configMap": {"name": "cilium-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}},
+                    {"name": "kvstoremesh-secrets", "projected": {"sources": [kvstoremesh_source]}}]}}}})
+        };
+        let old = Live {
+            agents: Some(ds(bundle.clone())),
+            apiserver: Some(apiserver(&remote)),
+            ca_bundle: Some(json!({"data": {"ca.crt": "BUNDLE"}})),
+            remote_cert: Some(json!({"data": {"ca.crt": "T1dO"}})),
+            ..Live::default()
+        };
+        assert_eq!(
+            old.peer_trust(),
+            (
+                "Secret clustermesh-apiserver-remote-cert (ca.crt)".to_string(),
+                Some("OWN".to_string())
+            )
+        );
+        assert_eq!(old.client_trust().1.as_deref(), Some("BUNDLE"));
+        let new = Live {
+            apiserver: Some(apiserver(&bundle)),
+            ..old
+        };
+        assert_eq!(new.peer_trust().1.as_deref(), Some("BUNDLE"));
+    }
 }
