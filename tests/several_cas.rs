@@ -432,3 +432,42 @@ fn validate_names_each_clusters_ca_problem() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn values_print_the_own_ca_key_only_with_show_secrets() {
+    let dir = common::data("refcases/several-cas-2-1.17.6");
+    let tmp = tempfile::tempdir().unwrap();
+    let values = |extra: &[&str]| {
+        common::kubectl_mesh(tmp.path())
+            .args(["values", "--cluster", "west", "--mesh"])
+            .arg(dir.join("mesh.yaml"))
+            .arg("-f")
+            .arg(dir.join("values.yaml"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = values(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cluster \"west\"") && err.contains("--show-secrets"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    // The CA in the cluster needs a chart that makes no CA itself (these values use helm).
+    let out = values(&["--ca-in-cluster"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("tls.auto.method"), "{err}");
+    let out = values(&["--show-secrets", "-o", "json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let west = std::fs::read_to_string(dir.join("ca-west.crt")).unwrap();
+    let east = std::fs::read_to_string(dir.join("ca-east.crt")).unwrap();
+    assert_eq!(
+        v["tls"]["caBundle"]["content"],
+        format!("{}\n{}\n", west.trim(), east.trim())
+    );
+    assert_eq!(v["tls"]["ca"]["cert"], b64(&west));
+}

@@ -29,6 +29,14 @@ pub fn run(args: ValuesArgs) -> anyhow::Result<ExitCode> {
     } else {
         CaSource::Values
     };
+    if trust.is_bundle() && mesh_ca.is_some() && ca_source == CaSource::Values && !args.show_secrets
+    {
+        bail!(
+            "cluster {:?} has its CA key in the mesh file {} (ca.key), and the chart takes it only as a value (tls.ca.key, in clear): pass --show-secrets to print it and keep the output in a Secret, not in Git; or pass --ca-in-cluster to print only its certificate and the bundle (the key stays in the cluster's Secret cilium-ca; needs certgen or cert-manager in your values)",
+            cluster.name,
+            mesh_path.display()
+        );
+    }
     if mesh_ca.is_some() && ca_source == CaSource::Values && !args.show_secrets {
         bail!(
             "the mesh file {} has a CA (ca:), and the chart takes its key only as a value (tls.ca.key, in clear): pass --show-secrets to print it and keep the output in a Secret (kubectl create secret generic … --from-file=values.yaml=/dev/stdin), not in Git; or, with tls.auto.method=cronJob, pass --ca-in-cluster to leave the key in each cluster's Secret cilium-ca (kubectl mesh ca sync)",
