@@ -62,12 +62,11 @@ pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
     let mut checks: Vec<Vec<Check>> = vec![Vec::new(); pairs.len()];
     if args.from.workstation() {
         let plans: Vec<Plan> = pairs.iter().map(troubleshoot::plan).collect();
-        let timeout = opts.request_timeout;
-        let probes = block_on(crate::live::for_each(
-            plans.iter().collect(),
-            opts.parallel,
-            |plan: &Plan| crate::live::probe::probe_path(plan, timeout),
-        ))?;
+        let bounds = crate::live::probe::Bounds {
+            timeout: opts.request_timeout,
+            parallel: opts.parallel,
+        };
+        let probes = block_on(crate::live::probe::probe_paths(&plans, bounds))?;
         for (i, (pair, (plan, probe))) in pairs.iter().zip(plans.iter().zip(&probes)).enumerate() {
             checks[i].extend(troubleshoot::judge(pair, plan, probe, &collisions, now));
         }

@@ -62,7 +62,7 @@ async fn read_one(
         endpoint = endpoint.connect_timeout(t).timeout(t);
     }
     let channel = endpoint.connect().await.map_err(|e| describe(&e))?;
-    let mut etcd = Etcd(tonic::client::Grpc::new(channel));
+    let mut etcd = Etcd(tonic::client::Grpc::new(channel).max_decoding_message_size(READ_CAP));
     let status: StatusResponse = etcd.call(STATUS, StatusRequest {}).await?;
     let peer = &plan.peer;
     let cluster_config = etcd.get(&cluster_config_key(peer)).await?;
@@ -96,6 +96,9 @@ async fn read_one(
     Ok(facts)
 }
 
+/// The most one answer may hold: the reads are one key each, keys-only of a peer's few
+/// canaries, and counts.
+const READ_CAP: usize = 1 << 20;
 const RANGE: &str = "/etcdserverpb.KV/Range";
 const STATUS: &str = "/etcdserverpb.Maintenance/Status";
 
