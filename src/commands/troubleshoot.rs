@@ -15,9 +15,12 @@ use super::{EXIT_PROBLEMS, Reached, block_on, load_mesh, print_structured, reach
 use crate::cli::TroubleshootArgs;
 use crate::live::ClusterClient;
 use crate::mesh::agents::{judge_peer, parse_agent_status};
+use crate::mesh::state::Finding;
 use crate::mesh::state::{self, Live};
 use crate::mesh::troubleshoot::agents::{Vantage, agent_checks, status_checks};
-use crate::mesh::troubleshoot::{self, Check, Pair, PairReport, Plan, Report, Status, report};
+use crate::mesh::troubleshoot::{
+    self, Check, Pair, PairReport, PathProbe, Plan, Report, Status, report,
+};
 use crate::mesh::{Cluster, Mesh};
 
 pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
@@ -67,8 +70,9 @@ pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
             parallel: opts.parallel,
         };
         let probes = block_on(crate::live::probe::probe_paths(&plans, bounds))?;
-        for (i, (pair, (plan, probe))) in pairs.iter().zip(plans.iter().zip(&probes)).enumerate() {
-            checks[i].extend(troubleshoot::judge(pair, plan, probe, &collisions, now));
+        let judged = judge_all(&pairs, &plans, &probes, &collisions, now);
+        for (checks, judged) in checks.iter_mut().zip(judged) {
+            checks.extend(judged);
         }
     }
     if args.from.agents() {
@@ -124,6 +128,35 @@ pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
         ExitCode::from(EXIT_PROBLEMS)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The workstation's checks of every pair, judged on two threads (the machine's cores): the
+/// certificate work is CPU, and every pair's is its own.
+fn judge_all(
+    pairs: &[Pair],
+    plans: &[Plan],
+    probes: &[PathProbe],
+    collisions: &[Finding],
+    now: time::OffsetDateTime,
+) -> Vec<Vec<Check>> {
+    let judge = |range: std::ops::Range<usize>| -> Vec<Vec<Check>> {
+        range
+            .map(|i| troubleshoot::judge(&pairs[i], &plans[i], &probes[i], collisions, now))
+            .collect()
+    };
+    let half = pairs.len() / 2;
+    if half < 8 {
+        return judge(0..pairs.len());
+    }
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| judge(half..pairs.len()));
+        let mut out = judge(0..half);
+        match second.join() {
+            Ok(rest) => out.extend(rest),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        out
     })
 }
 

@@ -101,17 +101,17 @@ pub async fn probe_paths(plans: &[Plan], bounds: Bounds) -> Vec<PathProbe> {
     let timeout = bounds.timeout;
     let parallel = bounds.parallel;
     // Each distinct identity (CA, certificate, key) is parsed and loaded once.
-    let mut identities: Vec<(&Plan, Material)> = Vec::new();
+    let mut identities: Vec<(&Plan, Arc<Material>)> = Vec::new();
     let identity: Vec<usize> = plans
         .iter()
         .map(|p| {
-            let same = |(q, _): &(&Plan, Material)| {
+            let same = |(q, _): &(&Plan, Arc<Material>)| {
                 q.trusted_ca == p.trusted_ca
                     && q.client_cert == p.client_cert
                     && q.client_key == p.client_key
             };
             identities.iter().position(same).unwrap_or_else(|| {
-                identities.push((p, Material::new(p)));
+                identities.push((p, Arc::new(Material::new(p))));
                 identities.len() - 1
             })
         })
@@ -190,8 +190,21 @@ pub async fn probe_paths(plans: &[Plan], bounds: Bounds) -> Vec<PathProbe> {
             }
         }
     }
+    // Handshakes are CPU (key exchange, signatures, the chain): spawned, they spread over the
+    // runtime's worker threads.
     let shaken = super::for_each(shakes.clone(), parallel, |(a, name, id)| {
-        handshake(a, name, &identities[id].1, Deadline::after(timeout))
+        let material = identities[id].1.clone();
+        let name = name.to_string();
+        async move {
+            tokio::spawn(
+                async move { handshake(a, &name, &material, Deadline::after(timeout)).await },
+            )
+            .await
+            .unwrap_or_else(|e| TlsProbe {
+                handshake: Err(format!("the handshake's task failed: {e}")),
+                ..TlsProbe::default()
+            })
+        }
     })
     .await;
     let tls = |a: &SocketAddr, name: &str, id: usize| -> Option<TlsProbe> {
