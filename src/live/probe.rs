@@ -6,6 +6,7 @@
 //! certificate), and read the peer's etcd (`super::etcd`). Every step is bounded by the request
 //! timeout; what it finds is judged by `crate::mesh::troubleshoot`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -111,7 +112,13 @@ pub async fn probe_paths(plans: &[Plan], bounds: Bounds) -> Vec<PathProbe> {
                     && q.client_key == p.client_key
             };
             identities.iter().position(same).unwrap_or_else(|| {
-                identities.push((p, Arc::new(Material::new(p))));
+                // The verdicts on servers' chains depend on the trusted CA alone.
+                let verdicts = identities
+                    .iter()
+                    .find(|(q, _)| q.trusted_ca == p.trusted_ca)
+                    .map(|(_, m)| m.verdicts.clone())
+                    .unwrap_or_default();
+                identities.push((p, Arc::new(Material::new(p, verdicts))));
                 identities.len() - 1
             })
         })
@@ -363,10 +370,18 @@ struct Material {
     client: Result<Option<Arc<CertifiedKey>>, String>,
     /// The subject CN of the client certificate: the user etcd serves its sessions as.
     client_cn: Option<String>,
+    /// The verifier's verdicts on the chains servers showed, by (leaf, intermediates, server
+    /// name, OCSP response, second), shared by the identities that trust the same CA: every
+    /// peer's chain comes back on every path, and webpki's verdict is a function of these and
+    /// the CA alone.
+    verdicts: Arc<Mutex<HashMap<VerdictKey, Verdict>>>,
 }
 
+type Verdict = Result<(), (VerifyFailure, String)>;
+type VerdictKey = (Vec<u8>, Vec<Vec<u8>>, String, Vec<u8>, u64);
+
 impl Material {
-    fn new(plan: &Plan) -> Material {
+    fn new(plan: &Plan, verdicts: Arc<Mutex<HashMap<VerdictKey, Verdict>>>) -> Material {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = RootCertStore::empty();
         if let Some(pem) = &plan.trusted_ca {
@@ -412,6 +427,7 @@ impl Material {
             provider,
             verifier,
             client,
+            verdicts,
         }
     }
 }
@@ -425,6 +441,7 @@ type Seen = (Vec<Vec<u8>>, Option<Result<(), (VerifyFailure, String)>>);
 struct Recording {
     inner: Result<Arc<WebPkiServerVerifier>, String>,
     provider: Arc<CryptoProvider>,
+    verdicts: Arc<Mutex<HashMap<VerdictKey, Verdict>>>,
     seen: Mutex<Seen>,
 }
 
@@ -437,13 +454,27 @@ impl ServerCertVerifier for Recording {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
-        let result = match &self.inner {
-            Ok(v) => v
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-                .map(|_| ())
-                .map_err(|e| (classify(&e), e.to_string())),
-            Err(why) => Err((VerifyFailure::NoTrustedCa, why.clone())),
-        };
+        let key: VerdictKey = (
+            end_entity.to_vec(),
+            intermediates.iter().map(|c| c.to_vec()).collect(),
+            server_name.to_str().into_owned(),
+            ocsp_response.to_vec(),
+            now.as_secs(),
+        );
+        let known = self.verdicts.lock().ok().and_then(|v| v.get(&key).cloned());
+        let result = known.unwrap_or_else(|| {
+            let result = match &self.inner {
+                Ok(v) => v
+                    .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                    .map(|_| ())
+                    .map_err(|e| (classify(&e), e.to_string())),
+                Err(why) => Err((VerifyFailure::NoTrustedCa, why.clone())),
+            };
+            if let Ok(mut v) = self.verdicts.lock() {
+                v.insert(key, result.clone());
+            }
+            result
+        });
         let mut chain = vec![end_entity.to_vec()];
         chain.extend(intermediates.iter().map(|c| c.to_vec()));
         if let Ok(mut seen) = self.seen.lock() {
@@ -564,6 +595,7 @@ async fn handshake(
     let recording = Arc::new(Recording {
         inner: material.verifier.clone(),
         provider: material.provider.clone(),
+        verdicts: material.verdicts.clone(),
         seen: Mutex::new((Vec::new(), None)),
     });
     let client = Arc::new(ClientCert {
