@@ -111,14 +111,15 @@ impl CertFacts {
     }
 }
 
-type Cache<K, V> = std::thread::LocalKey<RefCell<HashMap<K, V>>>;
+type Memo<K, V> = RefCell<HashMap<K, V>>;
+type Cache<K, V> = std::thread::LocalKey<Memo<K, V>>;
 
 thread_local! {
     /// Every path of a mesh brings back the same few certificates (each cluster's CA and client
     /// certificate, each server's chain): each is parsed once per thread, by its DER, and each
     /// signature checked once, by (certificate, CA). Pure functions of their keys.
-    static PARSED: RefCell<HashMap<Vec<u8>, Option<CertFacts>>> = RefCell::default();
-    static SIGNED: RefCell<HashMap<(Vec<u8>, Vec<u8>), bool>> = RefCell::default();
+    static PARSED: Memo<Vec<u8>, Option<CertFacts>> = RefCell::default();
+    static SIGNED: Memo<(Vec<u8>, Vec<u8>), bool> = RefCell::default();
 }
 
 fn memo<K: Eq + Hash, V: Clone>(cache: &'static Cache<K, V>, key: K, f: impl FnOnce() -> V) -> V {
