@@ -63,38 +63,45 @@ pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let now = time::OffsetDateTime::now_utc();
     let mut checks: Vec<Vec<Check>> = vec![Vec::new(); pairs.len()];
-    if args.from.workstation() {
-        let plans: Vec<Plan> = pairs.iter().map(troubleshoot::plan).collect();
-        let bounds = crate::live::probe::Bounds {
-            timeout: opts.request_timeout,
-            parallel: opts.parallel,
-        };
-        let probes = block_on(crate::live::probe::probe_paths(&plans, bounds))?;
-        let judged = judge_all(&pairs, &plans, &probes, &collisions, now);
-        for (checks, judged) in checks.iter_mut().zip(judged) {
-            checks.extend(judged);
-        }
-    }
-    if args.from.agents() {
-        let sources: Vec<usize> = {
-            let mut a: Vec<usize> = indices.iter().map(|p| p.0).collect();
-            a.dedup();
-            a.sort_unstable();
-            a.dedup();
-            a
-        };
-        let asked = block_on(crate::live::for_each(
-            sources.clone(),
-            opts.parallel,
-            |a: usize| {
+    let plans: Vec<Plan> = if args.from.workstation() {
+        pairs.iter().map(troubleshoot::plan).collect()
+    } else {
+        Vec::new()
+    };
+    let sources: Vec<usize> = if args.from.agents() {
+        let mut a: Vec<usize> = indices.iter().map(|p| p.0).collect();
+        a.sort_unstable();
+        a.dedup();
+        a
+    } else {
+        Vec::new()
+    };
+    let bounds = crate::live::probe::Bounds {
+        timeout: opts.request_timeout,
+        parallel: opts.parallel,
+    };
+    // Both vantage points at once: the probes are mostly CPU (TLS), the agents' execs mostly
+    // waiting on the clusters.
+    let (probes, asked) = block_on(async {
+        futures::join!(
+            crate::live::probe::probe_paths(&plans, bounds),
+            crate::live::for_each(sources.clone(), opts.parallel, |a: usize| {
                 let peers: Vec<String> = indices
                     .iter()
                     .filter(|p| p.0 == a)
                     .map(|p| mesh.clusters[p.1].name.clone())
                     .collect();
                 ask_cluster(&reached[a], peers)
-            },
-        ))?;
+            })
+        )
+    })?;
+    if args.from.workstation() {
+        let judged = judge_all(&pairs, &plans, &probes, &collisions, now);
+        for (checks, judged) in checks.iter_mut().zip(judged) {
+            checks.extend(judged);
+        }
+    }
+    if args.from.agents() {
         for (i, &(a, b)) in indices.iter().enumerate() {
             let Some(side) = sources.iter().position(|&s| s == a).map(|k| &asked[k]) else {
                 continue;
