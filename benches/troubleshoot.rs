@@ -9,7 +9,10 @@
 //! same run; issue 16's goal is ≤ 4 for 16 clusters.
 //!
 //! TROUBLESHOOT_BENCH_RUNS (default 5) sets the runs per row, TROUBLESHOOT_BENCH_SIZES
-//! (default `2,4,8,16`) the sizes.
+//! (default `2,4,8,16`) the sizes, TROUBLESHOOT_BENCH_VERBOSE=1 shows the command's stderr.
+//! For profiling, TROUBLESHOOT_BENCH_HOLD=PATH writes, once each lab is up, a script at PATH that
+//! runs the binary in that lab (`sh PATH --from workstation -o json`; `WRAP='perf record -g'`
+//! in its environment puts a profiler in front) and waits until PATH is deleted.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
