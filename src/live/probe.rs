@@ -189,10 +189,12 @@ pub async fn probe_paths(plans: &[Plan], bounds: Bounds) -> Vec<PathProbe> {
 
     // Handshakes: (address, server name, identity).
     let mut shakes: Vec<(SocketAddr, &str, usize)> = Vec::new();
-    for ((addresses, id), _) in dialed.iter().zip(&identity).zip(plans) {
+    let mut shake_of: HashMap<(SocketAddr, &str, usize), usize> = HashMap::new();
+    for (addresses, id) in dialed.iter().zip(&identity) {
         for (a, name) in addresses {
             let key = (*a, name.as_str(), *id);
-            if tcp(a).is_ok() && !shakes.contains(&key) {
+            if tcp(a).is_ok() && !shake_of.contains_key(&key) {
+                shake_of.insert(key, shakes.len());
                 shakes.push(key);
             }
         }
@@ -215,10 +217,7 @@ pub async fn probe_paths(plans: &[Plan], bounds: Bounds) -> Vec<PathProbe> {
     })
     .await;
     let tls = |a: &SocketAddr, name: &str, id: usize| -> Option<TlsProbe> {
-        shakes
-            .iter()
-            .position(|k| *k == (*a, name, id))
-            .map(|i| shaken[i].clone())
+        shake_of.get(&(*a, name, id)).map(|&i| shaken[i].clone())
     };
     let probes: Vec<Vec<AddressProbe>> = dialed
         .iter()
