@@ -308,6 +308,59 @@ fn a_client_certificate_from_another_ca_fails_client_cert() {
     assert!(problems(&report, "east", "west").is_empty());
 }
 
+/// Probes are shared between paths only where the answer is the same: paths to one peer share
+/// its TCP probe and one etcd read, but every client certificate is still presented on its own
+/// path — a refused one fails that path only, whichever path comes first, and a path whose CA
+/// does not verify the peer reads nothing from it.
+#[test]
+fn shared_probes_keep_every_paths_own_certificates() {
+    let Some(lab) = EtcdLab::start(&["west", "east", "north"]) else {
+        return;
+    };
+    let other = Ca::new("Cilium CA");
+    // west (the first path to east) presents a certificate east refuses; north's is east's.
+    lab.set_remote_cert("west", &lab.ca, &other.issue_valid(&pki::REMOTE));
+    let (code, report, _) = lab.troubleshoot_json(&[]);
+    assert_all_ran(&report);
+    assert_eq!(code, Some(1));
+    for to in ["east", "north"] {
+        let client = assert_check(&report, "west", to, "client-cert", "fail");
+        assert!(client.contains("refused it"), "{client}");
+        assert_check(&report, "west", to, "etcd-cluster-config", "fail");
+    }
+    for (a, b) in [
+        ("north", "east"),
+        ("east", "north"),
+        ("east", "west"),
+        ("north", "west"),
+    ] {
+        assert!(problems(&report, a, b).is_empty(), "{a} → {b}: {report:#}");
+        let config = assert_check(&report, a, b, "etcd-cluster-config", "ok");
+        assert!(config.contains("maxConnectedClusters 255"), "{config}");
+    }
+
+    // north trusts another CA: east's server certificate does not verify for north only, and
+    // north gets no etcd answer from east although east answers west and east's other peers.
+    lab.set_remote_cert("west", &lab.ca, &lab.ca.issue_valid(&pki::REMOTE));
+    lab.set_remote_cert("north", &other, &lab.ca.issue_valid(&pki::REMOTE));
+    let (code, report, _) = lab.troubleshoot_json(&[]);
+    assert_all_ran(&report);
+    assert_eq!(code, Some(1));
+    for to in ["west", "east"] {
+        assert_check(&report, "north", to, "tls-verify", "fail");
+        let config = assert_check(&report, "north", to, "etcd-cluster-config", "fail");
+        assert!(config.contains("invalid peer certificate"), "{config}");
+    }
+    for (a, b) in [
+        ("west", "east"),
+        ("east", "west"),
+        ("west", "north"),
+        ("east", "north"),
+    ] {
+        assert!(problems(&report, a, b).is_empty(), "{a} → {b}: {report:#}");
+    }
+}
+
 #[test]
 fn expired_and_soon_expiring_certificates() {
     let Some(lab) = EtcdLab::start(&["west", "east"]) else {

@@ -15,9 +15,12 @@ use super::{EXIT_PROBLEMS, Reached, block_on, load_mesh, print_structured, reach
 use crate::cli::TroubleshootArgs;
 use crate::live::ClusterClient;
 use crate::mesh::agents::{judge_peer, parse_agent_status};
+use crate::mesh::state::Finding;
 use crate::mesh::state::{self, Live};
 use crate::mesh::troubleshoot::agents::{Vantage, agent_checks, status_checks};
-use crate::mesh::troubleshoot::{self, Check, Pair, PairReport, Plan, Report, Status, report};
+use crate::mesh::troubleshoot::{
+    self, Check, Pair, PairReport, PathProbe, Plan, Report, Status, report,
+};
 use crate::mesh::{Cluster, Mesh};
 
 pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
@@ -60,38 +63,45 @@ pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let now = time::OffsetDateTime::now_utc();
     let mut checks: Vec<Vec<Check>> = vec![Vec::new(); pairs.len()];
-    if args.from.workstation() {
-        let plans: Vec<Plan> = pairs.iter().map(troubleshoot::plan).collect();
-        let timeout = opts.request_timeout;
-        let probes = block_on(crate::live::for_each(
-            plans.iter().collect(),
-            opts.parallel,
-            |plan: &Plan| crate::live::probe::probe_path(plan, timeout),
-        ))?;
-        for (i, (pair, (plan, probe))) in pairs.iter().zip(plans.iter().zip(&probes)).enumerate() {
-            checks[i].extend(troubleshoot::judge(pair, plan, probe, &collisions, now));
-        }
-    }
-    if args.from.agents() {
-        let sources: Vec<usize> = {
-            let mut a: Vec<usize> = indices.iter().map(|p| p.0).collect();
-            a.dedup();
-            a.sort_unstable();
-            a.dedup();
-            a
-        };
-        let asked = block_on(crate::live::for_each(
-            sources.clone(),
-            opts.parallel,
-            |a: usize| {
+    let plans: Vec<Plan> = if args.from.workstation() {
+        pairs.iter().map(troubleshoot::plan).collect()
+    } else {
+        Vec::new()
+    };
+    let sources: Vec<usize> = if args.from.agents() {
+        let mut a: Vec<usize> = indices.iter().map(|p| p.0).collect();
+        a.sort_unstable();
+        a.dedup();
+        a
+    } else {
+        Vec::new()
+    };
+    let bounds = crate::live::probe::Bounds {
+        timeout: opts.request_timeout,
+        parallel: opts.parallel,
+    };
+    // Both vantage points at once: the probes are mostly CPU (TLS), the agents' execs mostly
+    // waiting on the clusters.
+    let (probes, asked) = block_on(async {
+        futures::join!(
+            crate::live::probe::probe_paths(&plans, bounds),
+            crate::live::for_each(sources.clone(), opts.parallel, |a: usize| {
                 let peers: Vec<String> = indices
                     .iter()
                     .filter(|p| p.0 == a)
                     .map(|p| mesh.clusters[p.1].name.clone())
                     .collect();
                 ask_cluster(&reached[a], peers)
-            },
-        ))?;
+            })
+        )
+    })?;
+    if args.from.workstation() {
+        let judged = judge_all(&pairs, &plans, &probes, &collisions, now);
+        for (checks, judged) in checks.iter_mut().zip(judged) {
+            checks.extend(judged);
+        }
+    }
+    if args.from.agents() {
         for (i, &(a, b)) in indices.iter().enumerate() {
             let Some(side) = sources.iter().position(|&s| s == a).map(|k| &asked[k]) else {
                 continue;
@@ -125,6 +135,35 @@ pub fn run(args: TroubleshootArgs) -> anyhow::Result<ExitCode> {
         ExitCode::from(EXIT_PROBLEMS)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The workstation's checks of every pair, judged on two threads (the machine's cores): the
+/// certificate work is CPU, and every pair's is its own.
+fn judge_all(
+    pairs: &[Pair],
+    plans: &[Plan],
+    probes: &[PathProbe],
+    collisions: &[Finding],
+    now: time::OffsetDateTime,
+) -> Vec<Vec<Check>> {
+    let judge = |range: std::ops::Range<usize>| -> Vec<Vec<Check>> {
+        range
+            .map(|i| troubleshoot::judge(&pairs[i], &plans[i], &probes[i], collisions, now))
+            .collect()
+    };
+    let half = pairs.len() / 2;
+    if half < 8 {
+        return judge(0..pairs.len());
+    }
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| judge(half..pairs.len()));
+        let mut out = judge(0..half);
+        match second.join() {
+            Ok(rest) => out.extend(rest),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        out
     })
 }
 

@@ -6,6 +6,7 @@
 //! certificate), and read the peer's etcd (`super::etcd`). Every step is bounded by the request
 //! timeout; what it finds is judged by `crate::mesh::troubleshoot`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::mesh::troubleshoot::{
-    AddressProbe, PathProbe, Plan, Resolve, Resolved, Target, TlsProbe, VerifyFailure,
+    AddressProbe, PathProbe, Plan, Resolve, Resolved, TlsProbe, VerifyFailure,
 };
 
 /// The HTTP/2 client preface and an empty SETTINGS frame: a gRPC server (etcd) answers it with
@@ -66,133 +67,298 @@ pub(crate) fn show(d: Duration) -> String {
     }
 }
 
-/// Walks the path of `plan`, bounded by `timeout` per stage: name resolution (only DNS can
-/// take time), then per address TCP and TLS, and the etcd read concurrently with them. An etcd
-/// read is not tried when no address accepts a connection.
-pub async fn probe_path(plan: &Plan, timeout: Option<Duration>) -> PathProbe {
-    let resolved: Vec<Resolved> =
-        futures::future::join_all(plan.targets.iter().map(|t| resolve(t, timeout))).await;
-    let mut addresses: Vec<(SocketAddr, String)> = Vec::new();
-    for (t, r) in plan.targets.iter().zip(&resolved) {
-        for ip in r.addresses.iter().flatten() {
-            let a = SocketAddr::new(*ip, t.port);
-            if !addresses.iter().any(|(x, _)| *x == a) {
-                addresses.push((a, t.host.clone()));
-            }
-        }
-    }
-    if addresses.is_empty() {
-        return PathProbe {
-            resolved,
-            addresses: Vec::new(),
-            etcd: None,
-        };
-    }
-    let material = Material::new(plan);
-    let deadline = Deadline::after(timeout);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
-    let pipelines = futures::future::join_all(addresses.iter().map(|(a, name)| {
-        let tx = tx.clone();
-        probe_address(*a, name.clone(), &material, deadline, tx)
-    }));
-    drop(tx);
-    // Resolves when every address has failed to connect: the etcd read is then pointless.
-    let none_connected = async move {
-        let mut any = false;
-        while let Some(ok) = rx.recv().await {
-            any |= ok;
-        }
-        if any {
-            std::future::pending::<()>().await;
-        }
-    };
-    let server_name = addresses[0].1.clone();
-    let etcd_addresses: Vec<SocketAddr> = addresses
-        .iter()
-        .filter(|(_, n)| *n == server_name)
-        .map(|(a, _)| *a)
-        .collect();
-    let etcd = async {
-        tokio::select! {
-            r = deadline.run(super::etcd::read(&etcd_addresses, &server_name, plan, timeout)) => {
-                Some(r.and_then(|r| r))
-            }
-            () = none_connected => None,
-        }
-    };
-    let (addresses, mut etcd) = tokio::join!(pipelines, etcd);
-    if addresses.iter().all(|a| a.tcp.is_err()) {
-        etcd = None;
-    }
-    PathProbe {
-        resolved,
-        addresses,
-        etcd,
-    }
+/// What bounds every probe: how many run at once, and how long each may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub timeout: Option<Duration>,
+    pub parallel: usize,
 }
 
-async fn resolve(t: &Target, timeout: Option<Duration>) -> Resolved {
-    let addresses = match &t.resolve {
-        Resolve::Literal(ip) => Ok(vec![*ip]),
-        Resolve::Aliases { ips, .. } => Ok(ips.clone()),
-        Resolve::Unresolvable(why) => Err(why.clone()),
-        Resolve::Dns => match Deadline::after(timeout)
-            .run(tokio::net::lookup_host((t.host.as_str(), t.port)))
-            .await
-        {
-            Ok(Ok(found)) => {
-                let mut ips: Vec<IpAddr> = Vec::new();
-                for a in found {
-                    if !ips.contains(&a.ip()) {
-                        ips.push(a.ip());
+/// Walks the paths of `plans` from the workstation, running each distinct probe once: name
+/// resolution, then TCP, then the TLS handshakes, then the etcd reads, each stage at most
+/// `bounds.parallel` probes at a time and every probe bounded by `bounds.timeout` from its
+/// start. The result is one [`PathProbe`] per plan, in order, as if each path had been walked
+/// on its own.
+///
+/// What is shared between paths, and why the answer is the same for each of them:
+/// - a name lookup is a function of (host, port): the workstation asks, whoever's path it is;
+///   host aliases and literal addresses are read from each path's own plan;
+/// - a TCP connect is a function of the socket address alone (the `tcp` check: connected, ms);
+/// - a TLS handshake is a function of (address, server name, trusted CA, client certificate
+///   and key): paths share one only when their cluster's `clustermesh-apiserver-remote-cert`
+///   holds the same CA, certificate and key byte for byte. With the chart's certificates, one
+///   per cluster, every path shakes hands with its own, so the peer judges every path's client
+///   certificate (`client-cert`) and every path's CA judges the peer (`tls-verify`);
+/// - an etcd read is shared by paths to the same peer (the same keys: `cilium/cluster-config/
+///   <peer>`, the heartbeat, the sync canaries and counts) through the same server name and the
+///   same addresses, whose client certificates carry the same subject CN: once etcd has
+///   accepted a TLS session, what it serves depends only on the user it maps the session to,
+///   the CN of the verified leaf (etcd server/auth/store.go `AuthInfoFromTLS`). A path takes
+///   part only through the addresses where its own handshake verified the server (A's CA, the
+///   configured name: what the agent's etcd client requires) and was accepted; a path with no
+///   such address reads nothing and gets the reason from its own handshake. The read is made
+///   once, with the first such path's credentials.
+pub async fn probe_paths(plans: &[Plan], bounds: Bounds) -> Vec<PathProbe> {
+    let timeout = bounds.timeout;
+    let parallel = bounds.parallel;
+    // Each distinct identity (CA, certificate, key) is parsed and loaded once.
+    let mut identities: Vec<(&Plan, Arc<Material>)> = Vec::new();
+    let identity: Vec<usize> = plans
+        .iter()
+        .map(|p| {
+            let same = |(q, _): &(&Plan, Arc<Material>)| {
+                q.trusted_ca == p.trusted_ca
+                    && q.client_cert == p.client_cert
+                    && q.client_key == p.client_key
+            };
+            identities.iter().position(same).unwrap_or_else(|| {
+                // The verdicts on servers' chains depend on the trusted CA alone.
+                let verdicts = identities
+                    .iter()
+                    .find(|(q, _)| q.trusted_ca == p.trusted_ca)
+                    .map(|(_, m)| m.verdicts.clone())
+                    .unwrap_or_default();
+                identities.push((p, Arc::new(Material::new(p, verdicts))));
+                identities.len() - 1
+            })
+        })
+        .collect();
+
+    // Names.
+    let mut lookups: Vec<(&str, u16)> = Vec::new();
+    for t in plans.iter().flat_map(|p| &p.targets) {
+        if t.resolve == Resolve::Dns && !lookups.contains(&(t.host.as_str(), t.port)) {
+            lookups.push((t.host.as_str(), t.port));
+        }
+    }
+    let looked_up = super::for_each(lookups.clone(), parallel, |(host, port)| {
+        lookup(host, port, timeout)
+    })
+    .await;
+    let resolved: Vec<Vec<Resolved>> = plans
+        .iter()
+        .map(|p| {
+            p.targets
+                .iter()
+                .map(|t| {
+                    let addresses = match &t.resolve {
+                        Resolve::Literal(ip) => Ok(vec![*ip]),
+                        Resolve::Aliases { ips, .. } => Ok(ips.clone()),
+                        Resolve::Unresolvable(why) => Err(why.clone()),
+                        Resolve::Dns => lookups
+                            .iter()
+                            .position(|l| *l == (t.host.as_str(), t.port))
+                            .map_or_else(|| Err("not looked up".into()), |i| looked_up[i].clone()),
+                    };
+                    Resolved { addresses }
+                })
+                .collect()
+        })
+        .collect();
+
+    // Addresses, as each path dials them: (address, the server name it uses there).
+    let dialed: Vec<Vec<(SocketAddr, String)>> = plans
+        .iter()
+        .zip(&resolved)
+        .map(|(p, r)| {
+            let mut addresses: Vec<(SocketAddr, String)> = Vec::new();
+            for (t, r) in p.targets.iter().zip(r) {
+                for ip in r.addresses.iter().flatten() {
+                    let a = SocketAddr::new(*ip, t.port);
+                    if !addresses.iter().any(|(x, _)| *x == a) {
+                        addresses.push((a, t.host.clone()));
                     }
                 }
-                Ok(ips)
             }
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(e) => Err(e),
-        },
+            addresses
+        })
+        .collect();
+    let mut sockets: Vec<SocketAddr> = Vec::new();
+    for (a, _) in dialed.iter().flatten() {
+        if !sockets.contains(a) {
+            sockets.push(*a);
+        }
+    }
+    let connected = super::for_each(sockets.clone(), parallel, |a| connect(a, timeout)).await;
+    let tcp = |a: &SocketAddr| -> Result<u64, String> {
+        sockets
+            .iter()
+            .position(|s| s == a)
+            .map_or_else(|| Err("not connected".into()), |i| connected[i].clone())
     };
-    Resolved { addresses }
+
+    // Handshakes: (address, server name, identity).
+    let mut shakes: Vec<(SocketAddr, &str, usize)> = Vec::new();
+    let mut shake_of: HashMap<(SocketAddr, &str, usize), usize> = HashMap::new();
+    for (addresses, id) in dialed.iter().zip(&identity) {
+        for (a, name) in addresses {
+            let key = (*a, name.as_str(), *id);
+            if tcp(a).is_ok() && !shake_of.contains_key(&key) {
+                shake_of.insert(key, shakes.len());
+                shakes.push(key);
+            }
+        }
+    }
+    // Handshakes are CPU (key exchange, signatures, the chain): spawned, they spread over the
+    // runtime's worker threads.
+    let shaken = super::for_each(shakes.clone(), parallel, |(a, name, id)| {
+        let material = identities[id].1.clone();
+        let name = name.to_string();
+        async move {
+            tokio::spawn(
+                async move { handshake(a, &name, &material, Deadline::after(timeout)).await },
+            )
+            .await
+            .unwrap_or_else(|e| TlsProbe {
+                handshake: Err(format!("the handshake's task failed: {e}")),
+                ..TlsProbe::default()
+            })
+        }
+    })
+    .await;
+    let tls = |a: &SocketAddr, name: &str, id: usize| -> Option<TlsProbe> {
+        shake_of.get(&(*a, name, id)).map(|&i| shaken[i].clone())
+    };
+    let probes: Vec<Vec<AddressProbe>> = dialed
+        .iter()
+        .zip(&identity)
+        .map(|(addresses, id)| {
+            addresses
+                .iter()
+                .map(|(a, name)| {
+                    let tcp = tcp(a);
+                    AddressProbe {
+                        address: *a,
+                        server_name: name.clone(),
+                        tls: tcp.as_ref().ok().and_then(|_| tls(a, name, *id)),
+                        tcp,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+
+    // etcd reads: one per (peer, server name, accepted addresses, client CN).
+    let mut reads: Vec<(&str, &str, Vec<SocketAddr>, Option<String>)> = Vec::new();
+    let mut readers: Vec<usize> = Vec::new();
+    let mut etcd: Vec<Option<Result<usize, String>>> = Vec::new();
+    for (k, (plan, addresses)) in plans.iter().zip(&probes).enumerate() {
+        if addresses.iter().all(|a| a.tcp.is_err()) {
+            etcd.push(None);
+            continue;
+        }
+        // As the agents' etcd client: the addresses of the first endpoint's name.
+        let name = addresses[0].server_name.as_str();
+        let candidates: Vec<&AddressProbe> =
+            addresses.iter().filter(|a| a.server_name == name).collect();
+        let mut passing: Vec<SocketAddr> = candidates
+            .iter()
+            .filter(|a| a.tls.as_ref().is_some_and(admitted))
+            .map(|a| a.address)
+            .collect();
+        if passing.is_empty() {
+            etcd.push(Some(Err(refusal(&candidates))));
+            continue;
+        }
+        passing.sort();
+        let user = identities[identity[k]].1.client_cn.clone().or_else(|| {
+            // No CN to go by: this identity's own read.
+            Some(format!("\0identity {}", identity[k]))
+        });
+        let key = (plan.peer.as_str(), name, passing, user);
+        let i = reads.iter().position(|r| *r == key).unwrap_or_else(|| {
+            reads.push(key);
+            readers.push(k);
+            reads.len() - 1
+        });
+        etcd.push(Some(Ok(i)));
+    }
+    let read = super::for_each(
+        reads.iter().zip(&readers).collect(),
+        parallel,
+        |((_, name, addresses, _), &k)| async move {
+            Deadline::after(timeout)
+                .run(super::etcd::read(addresses, name, &plans[k], timeout))
+                .await
+                .and_then(|r| r)
+        },
+    )
+    .await;
+
+    resolved
+        .into_iter()
+        .zip(probes)
+        .zip(etcd)
+        .map(|((resolved, addresses), etcd)| PathProbe {
+            resolved,
+            addresses,
+            etcd: etcd.map(|e| e.and_then(|i| read[i].clone())),
+        })
+        .collect()
 }
 
-async fn probe_address(
-    address: SocketAddr,
-    server_name: String,
-    material: &Material,
-    deadline: Deadline,
-    connected: tokio::sync::mpsc::UnboundedSender<bool>,
-) -> AddressProbe {
-    let started = Instant::now();
-    let stream = match deadline.run(TcpStream::connect(address)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            let _ = connected.send(false);
-            return AddressProbe {
-                address,
-                server_name,
-                tcp: Err(e.to_string()),
-                tls: None,
-            };
+/// Whether the agent's etcd client would go on through this handshake: the server verified
+/// against the trusted CA for the name, the session (client certificate included) accepted.
+fn admitted(t: &TlsProbe) -> bool {
+    t.handshake.is_ok() && matches!(t.verified, Some(Ok(()))) && matches!(t.accepted, Some(Ok(())))
+}
+
+/// Why no etcd read was made through these addresses: what their handshakes ended with.
+fn refusal(addresses: &[&AddressProbe]) -> String {
+    let why = |a: &AddressProbe| -> String {
+        let Some(t) = &a.tls else {
+            return a.tcp.as_ref().err().cloned().unwrap_or_default();
+        };
+        if let Err(e) = &t.handshake {
+            return e.clone();
         }
-        Err(e) => {
-            let _ = connected.send(false);
-            return AddressProbe {
-                address,
-                server_name,
-                tcp: Err(e),
-                tls: None,
-            };
+        if let Some(Err((_, e))) = &t.verified {
+            return format!("invalid peer certificate: {e}");
+        }
+        match &t.accepted {
+            Some(Err(e)) => e.clone(),
+            _ => "no answer after the TLS handshake".into(),
         }
     };
-    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let _ = connected.send(true);
-    let tls = handshake(stream, &server_name, material, deadline).await;
-    AddressProbe {
-        address,
-        server_name,
-        tcp: Ok(ms),
-        tls: Some(tls),
+    match addresses {
+        [one] => why(one),
+        many => many
+            .iter()
+            .map(|a| format!("{}: {}", a.address, why(a)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+async fn lookup(host: &str, port: u16, timeout: Option<Duration>) -> Result<Vec<IpAddr>, String> {
+    match Deadline::after(timeout)
+        .run(tokio::net::lookup_host((host, port)))
+        .await
+    {
+        Ok(Ok(found)) => {
+            let mut ips: Vec<IpAddr> = Vec::new();
+            for a in found {
+                if !ips.contains(&a.ip()) {
+                    ips.push(a.ip());
+                }
+            }
+            Ok(ips)
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Milliseconds to connect to `address`, or why not; the connection is closed at once.
+async fn connect(address: SocketAddr, timeout: Option<Duration>) -> Result<u64, String> {
+    let started = Instant::now();
+    match Deadline::after(timeout)
+        .run(TcpStream::connect(address))
+        .await
+    {
+        Ok(Ok(_)) => Ok(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e),
     }
 }
 
@@ -201,10 +367,20 @@ struct Material {
     provider: Arc<CryptoProvider>,
     verifier: Result<Arc<WebPkiServerVerifier>, String>,
     client: Result<Option<Arc<CertifiedKey>>, String>,
+    /// The subject CN of the client certificate: the user etcd serves its sessions as.
+    client_cn: Option<String>,
+    /// The verifier's verdicts on the chains servers showed, by (leaf, intermediates, server
+    /// name, OCSP response, second), shared by the identities that trust the same CA: every
+    /// peer's chain comes back on every path, and webpki's verdict is a function of these and
+    /// the CA alone.
+    verdicts: Arc<Mutex<HashMap<VerdictKey, Verdict>>>,
 }
 
+type Verdict = Result<(), (VerifyFailure, String)>;
+type VerdictKey = (Vec<u8>, Vec<Vec<u8>>, String, Vec<u8>, u64);
+
 impl Material {
-    fn new(plan: &Plan) -> Material {
+    fn new(plan: &Plan, verdicts: Arc<Mutex<HashMap<VerdictKey, Verdict>>>) -> Material {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = RootCertStore::empty();
         if let Some(pem) = &plan.trusted_ca {
@@ -237,10 +413,20 @@ impl Material {
             }
             _ => Ok(None),
         };
+        let client_cn = plan.client_cert.as_deref().and_then(|pem| {
+            let der = CertificateDer::pem_slice_iter(pem.as_bytes())
+                .next()?
+                .ok()?;
+            let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+            let cn = cert.subject().iter_common_name().next()?;
+            cn.as_str().ok().map(str::to_string)
+        });
         Material {
+            client_cn,
             provider,
             verifier,
             client,
+            verdicts,
         }
     }
 }
@@ -254,6 +440,7 @@ type Seen = (Vec<Vec<u8>>, Option<Result<(), (VerifyFailure, String)>>);
 struct Recording {
     inner: Result<Arc<WebPkiServerVerifier>, String>,
     provider: Arc<CryptoProvider>,
+    verdicts: Arc<Mutex<HashMap<VerdictKey, Verdict>>>,
     seen: Mutex<Seen>,
 }
 
@@ -266,13 +453,27 @@ impl ServerCertVerifier for Recording {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
-        let result = match &self.inner {
-            Ok(v) => v
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-                .map(|_| ())
-                .map_err(|e| (classify(&e), e.to_string())),
-            Err(why) => Err((VerifyFailure::NoTrustedCa, why.clone())),
-        };
+        let key: VerdictKey = (
+            end_entity.to_vec(),
+            intermediates.iter().map(|c| c.to_vec()).collect(),
+            server_name.to_str().into_owned(),
+            ocsp_response.to_vec(),
+            now.as_secs(),
+        );
+        let known = self.verdicts.lock().ok().and_then(|v| v.get(&key).cloned());
+        let result = known.unwrap_or_else(|| {
+            let result = match &self.inner {
+                Ok(v) => v
+                    .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                    .map(|_| ())
+                    .map_err(|e| (classify(&e), e.to_string())),
+                Err(why) => Err((VerifyFailure::NoTrustedCa, why.clone())),
+            };
+            if let Ok(mut v) = self.verdicts.lock() {
+                v.insert(key, result.clone());
+            }
+            result
+        });
         let mut chain = vec![end_entity.to_vec()];
         chain.extend(intermediates.iter().map(|c| c.to_vec()));
         if let Ok(mut seen) = self.seen.lock() {
@@ -360,13 +561,25 @@ impl ResolvesClientCert for ClientCert {
     }
 }
 
+/// Connects to `address` and shakes hands as `material`'s cluster would, for `server_name`.
 async fn handshake(
-    stream: TcpStream,
+    address: SocketAddr,
     server_name: &str,
     material: &Material,
     deadline: Deadline,
 ) -> TlsProbe {
     let mut probe = TlsProbe::default();
+    let stream = match deadline.run(TcpStream::connect(address)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            probe.handshake = Err(e.to_string());
+            return probe;
+        }
+        Err(e) => {
+            probe.handshake = Err(e);
+            return probe;
+        }
+    };
     let client_key = match &material.client {
         Ok(k) => k.clone(),
         Err(e) => {
@@ -381,6 +594,7 @@ async fn handshake(
     let recording = Arc::new(Recording {
         inner: material.verifier.clone(),
         provider: material.provider.clone(),
+        verdicts: material.verdicts.clone(),
         seen: Mutex::new((Vec::new(), None)),
     });
     let client = Arc::new(ClientCert {

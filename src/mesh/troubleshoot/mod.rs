@@ -26,8 +26,8 @@ pub mod report;
 mod tls;
 
 pub use plan::{
-    AddressProbe, EtcdFacts, PathProbe, Plan, Resolve, Resolved, Source, Target, TlsProbe,
-    VerifyFailure, endpoint_url, peer_config, plan,
+    AddressProbe, EtcdFacts, PathProbe, Plan, Resolve, Resolved, Source, TlsProbe, VerifyFailure,
+    endpoint_url, peer_config, plan,
 };
 
 /// Every check of a path, in the order they are reported.

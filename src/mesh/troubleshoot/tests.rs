@@ -1,4 +1,4 @@
-use super::plan::split_url;
+use super::plan::{Target, split_url};
 use super::*;
 use crate::mesh::state::{self, MESH_DOMAIN, secret_text};
 use crate::render::certs::tests::test_ca;

@@ -1,5 +1,8 @@
 //! TLS and certificates: the server certificate against A's CA, A's client certificate, the CAs of both sides, expiry.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -33,6 +36,10 @@ pub struct CertFacts {
 
 impl CertFacts {
     pub fn from_der(der: &[u8]) -> Option<CertFacts> {
+        memo(&PARSED, der.to_vec(), || CertFacts::parse(der))
+    }
+
+    fn parse(der: &[u8]) -> Option<CertFacts> {
         let (_, cert) = X509Certificate::from_der(der).ok()?;
         let names = cert
             .subject_alternative_name()
@@ -72,13 +79,15 @@ impl CertFacts {
 
     /// Whether `ca` signed this certificate.
     pub fn signed_by(&self, ca: &CertFacts) -> bool {
-        let (Ok((_, cert)), Ok((_, ca))) = (
-            X509Certificate::from_der(&self.der),
-            X509Certificate::from_der(&ca.der),
-        ) else {
-            return false;
-        };
-        cert.issuer() == ca.subject() && cert.verify_signature(Some(ca.public_key())).is_ok()
+        memo(&SIGNED, (self.der.clone(), ca.der.clone()), || {
+            let (Ok((_, cert)), Ok((_, ca))) = (
+                X509Certificate::from_der(&self.der),
+                X509Certificate::from_der(&ca.der),
+            ) else {
+                return false;
+            };
+            cert.issuer() == ca.subject() && cert.verify_signature(Some(ca.public_key())).is_ok()
+        })
     }
 
     /// The same CA: the same certificate, or the same subject and key (re-issued).
@@ -100,6 +109,26 @@ impl CertFacts {
     pub(super) fn short(&self) -> String {
         format!("{}, issued by {}", self.subject, self.issuer)
     }
+}
+
+type Memo<K, V> = RefCell<HashMap<K, V>>;
+type Cache<K, V> = std::thread::LocalKey<Memo<K, V>>;
+
+thread_local! {
+    /// Every path of a mesh brings back the same few certificates (each cluster's CA and client
+    /// certificate, each server's chain): each is parsed once per thread, by its DER, and each
+    /// signature checked once, by (certificate, CA). Pure functions of their keys.
+    static PARSED: Memo<Vec<u8>, Option<CertFacts>> = RefCell::default();
+    static SIGNED: Memo<(Vec<u8>, Vec<u8>), bool> = RefCell::default();
+}
+
+fn memo<K: Eq + Hash, V: Clone>(cache: &'static Cache<K, V>, key: K, f: impl FnOnce() -> V) -> V {
+    if let Some(v) = cache.with(|c| c.borrow().get(&key).cloned()) {
+        return v;
+    }
+    let v = f();
+    cache.with(|c| c.borrow_mut().insert(key, v.clone()));
+    v
 }
 
 fn day(t: OffsetDateTime) -> String {
