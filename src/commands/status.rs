@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::peering::{changes, grouped, unknown_peers};
-use super::{
-    EXIT_PROBLEMS, Reached, block_on, load_mesh, load_mesh_ca, print_structured, reach_all,
-};
+use super::agents::ClusterRead;
+use super::peering::{grouped, unknown_peers};
+use super::{EXIT_PROBLEMS, block_on, load_mesh, load_mesh_ca, print_structured};
 use crate::cli::StatusArgs;
 use crate::live::KubeOptions;
 use crate::mesh::Mesh;
@@ -97,15 +96,10 @@ pub fn check(
     sample: Option<usize>,
 ) -> anyhow::Result<Report> {
     let mesh_ca = load_mesh_ca(mesh, path)?;
-    let (reached, views) = block_on(async {
-        let reached = reach_all(mesh, opts).await?;
-        let views = super::agents::views(mesh, &reached, opts, sample).await;
-        anyhow::Ok((reached, views))
-    })??;
+    let reads = block_on(super::agents::read_all(mesh, opts, sample))??;
     Ok(assess(
         mesh,
-        &reached,
-        &views,
+        &reads,
         mesh_ca.as_ref().map(|c| c.cert_pem.as_str()),
         &path.display().to_string(),
     ))
@@ -163,12 +157,11 @@ pub fn wait_healthy(
 /// Every check of every cluster; pure on what was read.
 pub fn assess(
     mesh: &Mesh,
-    reached: &[Reached],
-    views: &[Option<AgentsView>],
+    reads: &[ClusterRead],
     mesh_ca: Option<&str>,
     mesh_path: &str,
 ) -> Report {
-    let live: Vec<Option<&Live>> = reached.iter().map(|r| r.live.as_ref().ok()).collect();
+    let live: Vec<Option<&Live>> = reads.iter().map(|r| r.reached.live.as_ref().ok()).collect();
     let ok: Vec<_> = mesh
         .clusters
         .iter()
@@ -179,10 +172,12 @@ pub fn assess(
     shared.extend(state::nodeport_collisions(&ok));
 
     let mut clusters = Vec::new();
-    for (((c, r), l), view) in mesh.clusters.iter().zip(reached).zip(&live).zip(views) {
+    for ((c, read), l) in mesh.clusters.iter().zip(reads).zip(&live) {
+        let view = &read.view;
         let mut problems: Vec<Finding> = Vec::new();
         let Some(l) = l else {
-            let e = r
+            let e = read
+                .reached
                 .live
                 .as_ref()
                 .err()
@@ -249,10 +244,11 @@ pub fn assess(
         }
         // Every other cluster of the mesh file is a peer, recorded endpoint or not.
         let expected: Vec<String> = mesh.peers_of(&c.name).map(|p| p.name.clone()).collect();
-        let configured: Vec<String> = l.configured_peers().into_keys().collect();
+        let configured: Vec<String> = l.configured_peer_names();
+        let configured_set: BTreeSet<&String> = configured.iter().collect();
         let missing: Vec<&String> = expected
             .iter()
-            .filter(|p| !configured.contains(p))
+            .filter(|p| !configured_set.contains(p))
             .collect();
         if !missing.is_empty() {
             problems.push(finding(
@@ -268,10 +264,7 @@ pub fn assess(
                 ),
                 "run `kubectl mesh connect`",
             ));
-        } else if let Ok(pending) = changes(mesh, c, l)
-            && !pending.is_empty()
-        {
-            let what = super::object_names(&pending);
+        } else if let Some(what) = &read.pending {
             problems.push(finding(
                 c,
                 "peers",
@@ -446,11 +439,12 @@ pub fn table(report: &Report) -> String {
             ]);
             continue;
         }
+        let configured: BTreeSet<&String> = c.peers.configured.iter().collect();
         let connected = c
             .peers
             .expected
             .iter()
-            .filter(|p| c.peers.configured.contains(p))
+            .filter(|p| configured.contains(p))
             .count();
         rows.push([
             c.cluster.clone(),

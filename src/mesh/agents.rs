@@ -132,7 +132,7 @@ fn remote_clusters(v: &Value, at: &str) -> Result<Vec<RemoteCluster>, ParseError
         .ok_or_else(|| ParseError::Shape(format!("{at} is not a list of remote clusters")))?;
     let mut out = Vec::with_capacity(list.len());
     for item in list {
-        let mut rc: RemoteCluster = serde_json::from_value(item.clone())
+        let mut rc = RemoteCluster::deserialize(item)
             .map_err(|e| ParseError::Shape(format!("{at}: {e}")))?;
         if rc.last_failure.as_deref().is_some_and(zero_time) {
             rc.last_failure = None;
