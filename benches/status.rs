@@ -79,7 +79,7 @@ fn main() {
         parallel.as_deref().unwrap_or("default")
     );
     println!(
-        "clusters  median     min        ratio  cpu(status)  cpu(apiservers)  requests/cluster  execs/cluster"
+        "clusters  median     min        ratio  cpu(status)  cpu(apiservers)  requests/cluster  execs/cluster  load"
     );
     for n in sizes {
         let lab = Lab::start(&specs(n));
@@ -177,8 +177,14 @@ fn main() {
         };
         let wall = median(&mut times);
         let base = *base.get_or_insert(wall);
+        // The machine's load average while it ran (other work on the same cores inflates wall
+        // time, not CPU time).
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_string))
+            .unwrap_or_else(|| "?".into());
         println!(
-            "{n:<9} {:<10} {:<10} {:<6.2} {:<12} {:<16} {:<17.1} {:.1}",
+            "{n:<9} {:<10} {:<10} {:<6.2} {:<12} {:<16} {:<17.1} {:<14.1} {load}",
             ms(wall),
             ms(times[0]),
             wall.as_secs_f64() / base.as_secs_f64(),

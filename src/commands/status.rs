@@ -1,7 +1,7 @@
 //! `kubectl mesh status`: the health of every cluster of the mesh, as a table like `kubectl
 //! get` or as JSON/YAML; `--wait` polls until the mesh is healthy or the timeout passes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -73,6 +73,10 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     }
     let report = check(&mesh, &opts, path, sample)?;
     match args.output {
+        // JSON straight from the report (255 clusters' agents' views make a big tree).
+        Some(crate::cli::Output::Json) => {
+            super::out(&(serde_json::to_string_pretty(&report)? + "\n"))?
+        }
         Some(format) => print_structured(format, &serde_json::to_value(&report)?)?,
         None => out!("{}", table(&report)),
     }
@@ -170,6 +174,13 @@ pub fn assess(
         .collect();
     let mut shared: Vec<Finding> = state::ca_findings(mesh_ca, &ok);
     shared.extend(state::nodeport_collisions(&ok));
+    let answers: Answers = ok
+        .iter()
+        .map(|(p, pl)| {
+            let ips = pl.discover_endpoint(true).ok().map(|e| e.ips);
+            (p.name.as_str(), (*p, ips))
+        })
+        .collect();
 
     let mut clusters = Vec::new();
     for ((c, read), l) in mesh.clusters.iter().zip(reads).zip(&live) {
@@ -272,7 +283,7 @@ pub fn assess(
                 "run `kubectl mesh connect`",
             ));
         }
-        problems.extend(drift(mesh, c, l, &ok));
+        problems.extend(drift(mesh, c, l, &answers));
         // With the DaemonSet missing or no agent Ready, the config side has said it already.
         let agents_said = problems.iter().any(|f| f.check == "agents");
         if let Some(view) = view
@@ -330,25 +341,21 @@ pub fn assess(
     }
 }
 
+/// Per reachable cluster (by name): the addresses its clustermesh-apiserver answers on now
+/// (`None` when they cannot be told), found once for all its peers.
+type Answers<'a> = HashMap<&'a str, (&'a crate::mesh::Cluster, Option<Vec<String>>)>;
+
 /// Host aliases of `c` for a peer that point at addresses the peer no longer answers on.
-fn drift(
-    mesh: &Mesh,
-    c: &crate::mesh::Cluster,
-    l: &Live,
-    ok: &[(&crate::mesh::Cluster, &Live)],
-) -> Vec<Finding> {
+fn drift(mesh: &Mesh, c: &crate::mesh::Cluster, l: &Live, answers: &Answers) -> Vec<Finding> {
     let mut out = Vec::new();
     for (peer, ips) in l.peer_host_aliases() {
-        let Some((p, pl)) = ok.iter().find(|(p, _)| p.name == peer) else {
+        let Some((p, Some(current))) = answers.get(peer.as_str()) else {
             continue;
         };
-        let Ok(current) = pl.discover_endpoint(true) else {
-            continue;
-        };
-        if current.ips.is_empty() {
+        if current.is_empty() {
             continue;
         }
-        let current: BTreeSet<&String> = current.ips.iter().collect();
+        let current: BTreeSet<&String> = current.iter().collect();
         let stale: Vec<&String> = ips.iter().filter(|ip| !current.contains(ip)).collect();
         let fresh: Vec<&&String> = current.iter().filter(|ip| !ips.contains(ip)).collect();
         if stale.is_empty() && fresh.is_empty() {
