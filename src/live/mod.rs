@@ -642,7 +642,7 @@ pub fn raise_open_files_limit() -> u64 {
             limit = raised;
         }
     }
-    u64::from(limit.rlim_cur)
+    limit.rlim_cur
 }
 
 /// Why a write did not happen.
