@@ -1,7 +1,19 @@
-//! `kubectl mesh status` over 1, 16 and 64 clusters, each an in-memory API server answering
-//! every request after 50 ms (a far-away cluster). Not a test: run on demand with
-//! `cargo bench --bench status` (set STATUS_BENCH_RUNS to change the runs per size).
-//! The peer is the same command on one cluster in the same run: the ratio is what counts.
+//! `kubectl mesh status` over 1, 16, 64 and 255 clusters (255: the chart's default
+//! `clustermesh.maxConnectedClusters`), each an in-memory API server answering every request
+//! (exec included) after 50 ms: a far-away cluster. The mesh is connected (`kubectl mesh
+//! connect`) and every agent is scripted to report every peer ready, so `status` does all its
+//! work, the agents' view (one `cilium-dbg status` exec per Ready agent) included, and must
+//! find the mesh healthy.
+//!
+//! Not a test: run on demand with `cargo bench --bench status --profile fast` (or `--release`).
+//! `STATUS_BENCH_RUNS` changes the runs per size (default 5), `STATUS_BENCH_SIZES` the sizes
+//! (`1,16,64,255`), `STATUS_BENCH_PARALLEL` passes `--parallel`, `STATUS_BENCH_LATENCY_MS` the
+//! latency, `STATUS_BENCH_WRAP` runs `status` under a profiler (`perf record -g -o FILE --`).
+//! The peer is the same command on one cluster in the same run: the ratio is what
+//! counts. Printed per size: median and min wall time, the ratio of the medians to one cluster,
+//! the command's CPU time (user+system, median), the CPU the in-process API servers used while
+//! it ran (they share the machine's cores with it), and the requests each cluster received per
+//! `status` (execs included).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -15,13 +27,33 @@ fn specs(n: usize) -> Vec<Spec> {
         .map(|i| {
             let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
             let mut s = Spec::new(leak(format!("c{i}")), i as u32 + 1, 30000 + i as u16);
-            s.pod_cidr = leak(format!("10.{}.0.0/16", i * 2));
-            s.service_cidr = leak(format!("10.{}.0.0/16", i * 2 + 1));
-            s.node_ips = vec![leak(format!("172.18.{i}.2")), leak(format!("172.18.{i}.3"))];
+            // Distinct, non-overlapping CIDRs for up to 255 clusters: 10.X.Y.0/20 pods and
+            // services, X from the cluster's index.
+            s.pod_cidr = leak(format!("10.{}.{}.0/20", i / 8, (i % 8) * 32));
+            s.service_cidr = leak(format!("10.{}.{}.0/20", i / 8, (i % 8) * 32 + 16));
+            s.node_ips = vec![
+                leak(format!("172.{}.{}.2", 16 + i / 250, i % 250)),
+                leak(format!("172.{}.{}.3", 16 + i / 250, i % 250)),
+            ];
             s.version = "v1.19.6";
             s
         })
         .collect()
+}
+
+/// CPU time (user + system) of this process (`RUSAGE_SELF`) or of its waited-for children.
+fn cpu(who: libc::c_int) -> Duration {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable rusage.
+    unsafe { libc::getrusage(who, &mut u) };
+    let t = |tv: libc::timeval| {
+        Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64)
+    };
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1e3)
 }
 
 fn main() {
@@ -29,41 +61,137 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(5);
-    let latency = Duration::from_millis(50);
+    let sizes: Vec<usize> = std::env::var("STATUS_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 16, 64, 255]);
+    let latency = Duration::from_millis(
+        std::env::var("STATUS_BENCH_LATENCY_MS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(50),
+    );
+    let parallel = std::env::var("STATUS_BENCH_PARALLEL").ok();
     let mut base = None;
-    println!("clusters  median     min        ratio-to-1");
-    for n in [1usize, 16, 64] {
+    println!(
+        "status: {} ms per request (execs too), {runs} runs per size, --parallel {}",
+        latency.as_millis(),
+        parallel.as_deref().unwrap_or("default")
+    );
+    println!(
+        "clusters  median     min        ratio  cpu(status)  cpu(apiservers)  requests/cluster  execs/cluster  load"
+    );
+    for n in sizes {
         let lab = Lab::start(&specs(n));
+        if n > 1 {
+            let out = lab
+                .cmd()
+                .args(["connect", "--request-timeout", "60s"])
+                .output()
+                .expect("connect runs");
+            assert!(
+                out.status.success(),
+                "connect: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        lab.script_agents_healthy();
         for s in &lab.servers {
             s.set_latency(latency);
+            s.clear_requests();
         }
+        let execs_before: usize = lab.servers.iter().map(|s| s.exec_calls().len()).sum();
         let mut times = Vec::new();
+        let mut cpus = Vec::new();
+        let mut server_cpus = Vec::new();
         for _ in 0..runs {
-            let t = Instant::now();
             let mut cmd = lab.cmd();
             cmd.args(["status", "-o", "json"]);
-            if let Ok(p) = std::env::var("STATUS_BENCH_PARALLEL") {
-                cmd.args(["--parallel", &p]);
+            if let Some(p) = &parallel {
+                cmd.args(["--parallel", p]);
             }
-            let out = cmd.output().expect("runs");
+            let (children, me) = (cpu(libc::RUSAGE_CHILDREN), cpu(libc::RUSAGE_SELF));
+            let t = Instant::now();
+            let out = match std::env::var("STATUS_BENCH_WRAP") {
+                // e.g. `perf record -g -o /tmp/status.perf --`: the same command under a profiler.
+                Ok(wrap) => {
+                    let mut words = wrap.split_whitespace();
+                    let mut w = std::process::Command::new(words.next().expect("a command"));
+                    w.args(words)
+                        .arg(assert_cmd::cargo::cargo_bin("kubectl-mesh"))
+                        .args(["status", "-o", "json"])
+                        .current_dir(lab.home())
+                        .env("HOME", lab.home())
+                        .env("KUBECONFIG", lab.home().join("kubeconfig"));
+                    if let Some(p) = &parallel {
+                        w.args(["--parallel", p]);
+                    }
+                    w.output().expect("runs")
+                }
+                Err(_) => cmd.output().expect("runs"),
+            };
+            times.push(t.elapsed());
+            cpus.push(cpu(libc::RUSAGE_CHILDREN) - children);
+            server_cpus.push(cpu(libc::RUSAGE_SELF) - me);
             if std::env::var_os("STATUS_BENCH_VERBOSE").is_some() {
                 eprint!("{}", String::from_utf8_lossy(&out.stderr));
             }
-            times.push(t.elapsed());
-            let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-            let reached = report["clusters"]
-                .as_array()
-                .map_or(0, |c| c.iter().filter(|c| c["reachable"] == true).count());
-            assert_eq!(reached, n, "every cluster answers");
+            let report: serde_json::Value =
+                serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                    panic!(
+                        "status printed no JSON ({e}): {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    )
+                });
+            let clusters = report["clusters"].as_array().expect("clusters");
+            let healthy = clusters.iter().filter(|c| c["healthy"] == true).count();
+            assert_eq!(
+                healthy,
+                n,
+                "every cluster is healthy: {}",
+                serde_json::to_string(
+                    &clusters
+                        .iter()
+                        .flat_map(|c| c["problems"].as_array().cloned().unwrap_or_default())
+                        .take(5)
+                        .collect::<Vec<_>>()
+                )
+                .unwrap()
+            );
+            let asked: u64 = clusters
+                .iter()
+                .map(|c| c["agentView"]["asked"].as_u64().unwrap_or(0))
+                .sum();
+            assert_eq!(asked, 2 * n as u64, "every agent is asked");
         }
-        times.sort();
-        let median = times[times.len() / 2];
-        let base = *base.get_or_insert(median);
+        let requests: usize = lab.servers.iter().map(|s| s.requests().len()).sum();
+        let execs: usize = lab
+            .servers
+            .iter()
+            .map(|s| s.exec_calls().len())
+            .sum::<usize>()
+            - execs_before;
+        let median = |v: &mut Vec<Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        let wall = median(&mut times);
+        let base = *base.get_or_insert(wall);
+        // The machine's load average while it ran (other work on the same cores inflates wall
+        // time, not CPU time).
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_string))
+            .unwrap_or_else(|| "?".into());
         println!(
-            "{n:<9} {:<10} {:<10} {:.2}",
-            format!("{:.0} ms", median.as_secs_f64() * 1e3),
-            format!("{:.0} ms", times[0].as_secs_f64() * 1e3),
-            median.as_secs_f64() / base.as_secs_f64()
+            "{n:<9} {:<10} {:<10} {:<6.2} {:<12} {:<16} {:<17.1} {:<14.1} {load}",
+            ms(wall),
+            ms(times[0]),
+            wall.as_secs_f64() / base.as_secs_f64(),
+            ms(median(&mut cpus)),
+            ms(median(&mut server_cpus)),
+            requests as f64 / (n * runs) as f64,
+            execs as f64 / (n * runs) as f64,
         );
     }
 }

@@ -82,8 +82,9 @@ pub struct KubeArgs {
     /// How long to wait for each request to a cluster: 30s, 500ms, 2m; 0 waits forever.
     #[arg(long, default_value = "30s", value_parser = crate::live::parse_timeout)]
     pub request_timeout: std::time::Duration,
-    /// How many clusters to talk to at once.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    /// How many clusters to talk to at once (and, for `status`, how many agent execs run at
+    /// once). The default covers the chart's largest mesh (255 clusters) in one go.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
 }
 

@@ -526,3 +526,84 @@ fn connect_wait_waits_on_the_agents() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// What `status` asks each cluster, and in how many requests: the objects (nine GETs), the
+/// Nodes and the chart's agent and clustermesh-apiserver pods (one LIST each, the pods listed
+/// with the objects, not after them) and one exec per Ready agent. kubeadm's ClusterConfiguration
+/// (only `init` reads it) is not asked for.
+#[test]
+fn status_reads_a_cluster_in_nine_gets_two_lists_and_one_exec_per_agent() {
+    let lab = connected(&two());
+    lab.script_agents_healthy();
+    for s in &lab.servers {
+        s.clear_requests();
+    }
+    let (code, report) = status_json(&lab, &[]);
+    assert_eq!(code, Some(0), "{report:#}");
+    for name in ["west", "east"] {
+        let requests = lab.server(name).requests();
+        let gets: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.method == "GET" && !r.path.ends_with("/exec"))
+            .map(|r| r.path.as_str())
+            .collect();
+        let lists: Vec<&str> = gets
+            .iter()
+            .copied()
+            .filter(|p| p.ends_with("/nodes") || p.ends_with("/pods"))
+            .collect();
+        assert_eq!(lists.len(), 2, "{name}: {gets:#?}");
+        assert_eq!(gets.len(), 11, "{name}: {gets:#?}");
+        assert!(
+            !gets.iter().any(|p| p.contains("kubeadm-config")),
+            "{gets:#?}"
+        );
+        let pods = requests.iter().find(|r| r.path.ends_with("/pods")).unwrap();
+        assert!(
+            pods.query
+                .contains("labelSelector=k8s-app+in+%28cilium%2Cclustermesh-apiserver%29")
+                || pods
+                    .query
+                    .contains("labelSelector=k8s-app%20in%20%28cilium%2Cclustermesh-apiserver%29"),
+            "{pods:?}"
+        );
+        assert_eq!(lab.server(name).exec_calls().len(), 2, "{name}");
+    }
+}
+
+/// A DaemonSet whose selector is not the chart's (`k8s-app: cilium`) gets its own list of pods
+/// by its own selector: the pods asked are the ones `kubectl exec ds/cilium` picks from, never
+/// a guess.
+#[test]
+fn an_agent_selector_other_than_the_charts_lists_its_own_pods() {
+    let lab = connected(&two());
+    let server = lab.server("west");
+    let mut ds = lab.get("west", "DaemonSet", "cilium").unwrap();
+    ds["spec"]["selector"]["matchLabels"] = serde_json::json!({"app": "my-cilium"});
+    server.seed_yaml(&ds.to_string());
+    let pods = lab.agent_pods("west");
+    for pod in &pods {
+        let mut p = lab.object("west", "Pod", "kube-system", pod).unwrap();
+        p["metadata"]["labels"]["app"] = "my-cilium".into();
+        server.seed_yaml(&p.to_string());
+    }
+    // A pod carrying the chart's label but not the DaemonSet's selector: never asked.
+    let mut stray = lab.object("west", "Pod", "kube-system", &pods[0]).unwrap();
+    stray["metadata"]["name"] = "cilium-stray".into();
+    stray["metadata"]["labels"] = serde_json::json!({"k8s-app": "cilium"});
+    server.seed_yaml(&stray.to_string());
+    lab.script_agents_healthy();
+    server.clear_requests();
+    let (code, report) = status_json(&lab, &[]);
+    assert_eq!(code, Some(0), "{report:#}");
+    let view = &cluster(&report, "west")["agentView"];
+    assert_eq!(view["asked"], 2, "{view:#}");
+    let asked: Vec<String> = server.exec_calls().into_iter().map(|c| c.pod).collect();
+    assert!(!asked.contains(&"cilium-stray".to_string()), "{asked:?}");
+    let own = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/pods") && r.query.contains("my-cilium"))
+        .count();
+    assert_eq!(own, 1, "{:#?}", server.requests());
+}

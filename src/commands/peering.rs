@@ -24,8 +24,8 @@ pub fn changes(mesh: &Mesh, c: &Cluster, live: &Live) -> anyhow::Result<Vec<Valu
 
 /// Peers configured in a cluster that the mesh file does not know.
 pub fn unknown_peers(mesh: &Mesh, live: &Live) -> Vec<String> {
-    live.configured_peers()
-        .into_keys()
+    live.configured_peer_names()
+        .into_iter()
         .filter(|p| mesh.cluster(p).is_err())
         .collect()
 }

@@ -1,15 +1,16 @@
 //! `kubectl mesh status`: the health of every cluster of the mesh, as a table like `kubectl
 //! get` or as JSON/YAML; `--wait` polls until the mesh is healthy or the timeout passes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::peering::{changes, grouped, unknown_peers};
-use super::{EXIT_PROBLEMS, Reached, block_on, load_mesh, print_structured, reach_all};
+use super::agents::ClusterRead;
+use super::peering::{grouped, unknown_peers};
+use super::{EXIT_PROBLEMS, block_on, load_mesh, print_structured};
 use crate::cli::StatusArgs;
 use crate::live::KubeOptions;
 use crate::mesh::Mesh;
@@ -72,6 +73,10 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     }
     let report = check(&mesh, &opts, path, sample)?;
     match args.output {
+        // JSON straight from the report (255 clusters' agents' views make a big tree).
+        Some(crate::cli::Output::Json) => {
+            super::out(&(serde_json::to_string_pretty(&report)? + "\n"))?
+        }
         Some(format) => print_structured(format, &serde_json::to_value(&report)?)?,
         None => out!("{}", table(&report)),
     }
@@ -95,15 +100,10 @@ pub fn check(
     sample: Option<usize>,
 ) -> anyhow::Result<Report> {
     let cas = super::ca::load_trust(mesh, path)?.expected();
-    let (reached, views) = block_on(async {
-        let reached = reach_all(mesh, opts).await?;
-        let views = super::agents::views(mesh, &reached, opts, sample).await;
-        anyhow::Ok((reached, views))
-    })??;
+    let reads = block_on(super::agents::read_all(mesh, opts, sample))??;
     Ok(assess(
         mesh,
-        &reached,
-        &views,
+        &reads,
         &cas,
         &path.display().to_string(),
     ))
@@ -161,12 +161,11 @@ pub fn wait_healthy(
 /// Every check of every cluster; pure on what was read.
 pub fn assess(
     mesh: &Mesh,
-    reached: &[Reached],
-    views: &[Option<AgentsView>],
+    reads: &[ClusterRead],
     cas: &crate::mesh::trust::ExpectedCas,
     mesh_path: &str,
 ) -> Report {
-    let live: Vec<Option<&Live>> = reached.iter().map(|r| r.live.as_ref().ok()).collect();
+    let live: Vec<Option<&Live>> = reads.iter().map(|r| r.reached.live.as_ref().ok()).collect();
     let ok: Vec<_> = mesh
         .clusters
         .iter()
@@ -175,12 +174,21 @@ pub fn assess(
         .collect();
     let mut shared: Vec<Finding> = state::ca_findings(cas, &ok);
     shared.extend(state::nodeport_collisions(&ok));
+    let answers: Answers = ok
+        .iter()
+        .map(|(p, pl)| {
+            let ips = pl.discover_endpoint(true).ok().map(|e| e.ips);
+            (p.name.as_str(), (*p, ips))
+        })
+        .collect();
 
     let mut clusters = Vec::new();
-    for (((c, r), l), view) in mesh.clusters.iter().zip(reached).zip(&live).zip(views) {
+    for ((c, read), l) in mesh.clusters.iter().zip(reads).zip(&live) {
+        let view = &read.view;
         let mut problems: Vec<Finding> = Vec::new();
         let Some(l) = l else {
-            let e = r
+            let e = read
+                .reached
                 .live
                 .as_ref()
                 .err()
@@ -247,10 +255,11 @@ pub fn assess(
         }
         // Every other cluster of the mesh file is a peer, recorded endpoint or not.
         let expected: Vec<String> = mesh.peers_of(&c.name).map(|p| p.name.clone()).collect();
-        let configured: Vec<String> = l.configured_peers().into_keys().collect();
+        let configured: Vec<String> = l.configured_peer_names();
+        let configured_set: BTreeSet<&String> = configured.iter().collect();
         let missing: Vec<&String> = expected
             .iter()
-            .filter(|p| !configured.contains(p))
+            .filter(|p| !configured_set.contains(p))
             .collect();
         if !missing.is_empty() {
             problems.push(finding(
@@ -266,10 +275,7 @@ pub fn assess(
                 ),
                 "run `kubectl mesh connect`",
             ));
-        } else if let Ok(pending) = changes(mesh, c, l)
-            && !pending.is_empty()
-        {
-            let what = super::object_names(&pending);
+        } else if let Some(what) = &read.pending {
             problems.push(finding(
                 c,
                 "peers",
@@ -277,7 +283,7 @@ pub fn assess(
                 "run `kubectl mesh connect`",
             ));
         }
-        problems.extend(drift(mesh, c, l, &ok));
+        problems.extend(drift(mesh, c, l, &answers));
         // With the DaemonSet missing or no agent Ready, the config side has said it already.
         let agents_said = problems.iter().any(|f| f.check == "agents");
         if let Some(view) = view
@@ -335,25 +341,21 @@ pub fn assess(
     }
 }
 
+/// Per reachable cluster (by name): the addresses its clustermesh-apiserver answers on now
+/// (`None` when they cannot be told), found once for all its peers.
+type Answers<'a> = HashMap<&'a str, (&'a crate::mesh::Cluster, Option<Vec<String>>)>;
+
 /// Host aliases of `c` for a peer that point at addresses the peer no longer answers on.
-fn drift(
-    mesh: &Mesh,
-    c: &crate::mesh::Cluster,
-    l: &Live,
-    ok: &[(&crate::mesh::Cluster, &Live)],
-) -> Vec<Finding> {
+fn drift(mesh: &Mesh, c: &crate::mesh::Cluster, l: &Live, answers: &Answers) -> Vec<Finding> {
     let mut out = Vec::new();
     for (peer, ips) in l.peer_host_aliases() {
-        let Some((p, pl)) = ok.iter().find(|(p, _)| p.name == peer) else {
+        let Some((p, Some(current))) = answers.get(peer.as_str()) else {
             continue;
         };
-        let Ok(current) = pl.discover_endpoint(true) else {
-            continue;
-        };
-        if current.ips.is_empty() {
+        if current.is_empty() {
             continue;
         }
-        let current: BTreeSet<&String> = current.ips.iter().collect();
+        let current: BTreeSet<&String> = current.iter().collect();
         let stale: Vec<&String> = ips.iter().filter(|ip| !current.contains(ip)).collect();
         let fresh: Vec<&&String> = current.iter().filter(|ip| !ips.contains(ip)).collect();
         if stale.is_empty() && fresh.is_empty() {
@@ -444,11 +446,12 @@ pub fn table(report: &Report) -> String {
             ]);
             continue;
         }
+        let configured: BTreeSet<&String> = c.peers.configured.iter().collect();
         let connected = c
             .peers
             .expected
             .iter()
-            .filter(|p| c.peers.configured.contains(p))
+            .filter(|p| configured.contains(p))
             .count();
         rows.push([
             c.cluster.clone(),

@@ -151,9 +151,10 @@ impl ClusterClient {
             context: Some(context.to_string()),
             ..KubeConfigOptions::default()
         };
-        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
-            .await
-            .map_err(|e| anyhow!("kubeconfig context {context:?}: {}", redacted_error(&e)))?;
+        let mut config =
+            kube::Config::from_custom_kubeconfig(only_context(kubeconfig, context), &options)
+                .await
+                .map_err(|e| anyhow!("kubeconfig context {context:?}: {}", redacted_error(&e)))?;
         let server = config.cluster_url.to_string();
         let server = server.trim_end_matches('/').to_string();
         // kube-rs would run an `exec` credential plugin itself, synchronously and unbounded, and
@@ -356,7 +357,21 @@ impl ClusterClient {
 
     /// Everything the mesh commands look at in this cluster, read concurrently.
     pub async fn read_live(&self) -> anyhow::Result<Live> {
+        self.read_live_with(Reads::ALL).await
+    }
+
+    /// What the mesh commands look at in this cluster, read concurrently; `reads` leaves out
+    /// what the caller never looks at (left `None` in the [`Live`]).
+    pub async fn read_live_with(&self, reads: Reads) -> anyhow::Result<Live> {
         use Kind::*;
+        let kubeadm = async {
+            if reads.kubeadm {
+                self.get_in(ConfigMap, "kube-system", "kubeadm-config")
+                    .await
+            } else {
+                Ok(None)
+            }
+        };
         // One round trip: every read at once.
         let (
             (config, agents, apiserver, service, ca, remote_cert),
@@ -377,7 +392,7 @@ impl ClusterClient {
                     self.get(Secret, "cilium-clustermesh"),
                     self.get(Secret, "cilium-kvstoremesh"),
                     self.get(ConfigMap, "clustermesh-remote-users"),
-                    self.get_in(ConfigMap, "kube-system", "kubeadm-config"),
+                    kubeadm,
                     self.list(Node),
                 )
             },
@@ -561,6 +576,80 @@ impl ClusterClient {
         };
         anyhow!("context {}: {what}: {detail}", self.context)
     }
+}
+
+/// Which of the optional objects [`ClusterClient::read_live_with`] reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Reads {
+    /// kubeadm's `kube-system/kubeadm-config` (its pod and service subnets, for `init`).
+    pub kubeadm: bool,
+}
+
+impl Reads {
+    /// Everything [`Live`] holds.
+    pub const ALL: Reads = Reads { kubeadm: true };
+    /// What `status` looks at: all but kubeadm's ClusterConfiguration.
+    pub const STATUS: Reads = Reads { kubeadm: false };
+}
+
+/// The kubeconfig with only `context`, its cluster and its user (the first of each name, as
+/// kube-rs and kubectl pick): a client per context of a 255-cluster kubeconfig would otherwise
+/// copy every cluster's entry (certificates included) for every cluster. A context it does not
+/// hold keeps the whole file, for kube-rs's own message.
+fn only_context(kubeconfig: &Kubeconfig, context: &str) -> Kubeconfig {
+    let Some(named) = kubeconfig.contexts.iter().find(|c| c.name == context) else {
+        return kubeconfig.clone();
+    };
+    let cluster = named.context.as_ref().map(|c| c.cluster.as_str());
+    let user = named.context.as_ref().and_then(|c| c.user.as_deref());
+    Kubeconfig {
+        preferences: kubeconfig.preferences.clone(),
+        clusters: kubeconfig
+            .clusters
+            .iter()
+            .find(|c| Some(c.name.as_str()) == cluster)
+            .cloned()
+            .into_iter()
+            .collect(),
+        auth_infos: kubeconfig
+            .auth_infos
+            .iter()
+            .find(|a| Some(a.name.as_str()) == user)
+            .cloned()
+            .into_iter()
+            .collect(),
+        contexts: vec![named.clone()],
+        current_context: kubeconfig.current_context.clone(),
+        extensions: kubeconfig.extensions.clone(),
+        kind: kubeconfig.kind.clone(),
+        api_version: kubeconfig.api_version.clone(),
+        other: kubeconfig.other.clone(),
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit (as Go programs such as
+/// kubectl do at start-up): a command talking to 255 clusters at once holds a dozen
+/// connections to each, past the usual soft limit of 1024. Returns the limit now in force.
+pub fn raise_open_files_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 1024;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: `raised` is a valid rlimit no higher than the hard limit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    limit.rlim_cur
 }
 
 /// Why a write did not happen.

@@ -269,6 +269,15 @@ pub fn label_selector(workload: &Value) -> Option<String> {
     )
 }
 
+/// Whether `pod` carries every label of `labels` (a workload's `spec.selector.matchLabels`)
+/// with its value: the pods a list with [`label_selector`] returns.
+pub fn matches_labels(pod: &Value, labels: &serde_json::Map<String, Value>) -> bool {
+    let have = &pod["metadata"]["labels"];
+    labels
+        .iter()
+        .all(|(k, v)| v.as_str().is_some_and(|v| have[k].as_str() == Some(v)))
+}
+
 /// Running pods whose Ready condition is True (not being deleted), sorted by name; `sample`
 /// keeps that many, spread evenly.
 pub fn pick_ready(pods: &[Value], sample: Option<usize>) -> Vec<PodRef> {
@@ -337,6 +346,25 @@ mod tests {
         );
         assert_eq!(names(pick_ready(&pods, Some(2))), ["cilium-a", "cilium-d"]);
         assert_eq!(names(pick_ready(&pods, Some(9))).len(), 4);
+    }
+
+    #[test]
+    fn pods_match_every_label_of_the_selector() {
+        let labels = json!({"k8s-app": "cilium", "app.kubernetes.io/part-of": "cilium"});
+        let labels = labels.as_object().unwrap();
+        let pod = |l: Value| json!({"metadata": {"name": "p", "labels": l}});
+        assert!(matches_labels(
+            &pod(json!({"k8s-app": "cilium", "app.kubernetes.io/part-of": "cilium", "x": "y"})),
+            labels
+        ));
+        assert!(!matches_labels(&pod(json!({"k8s-app": "cilium"})), labels));
+        assert!(!matches_labels(
+            &pod(
+                json!({"k8s-app": "clustermesh-apiserver", "app.kubernetes.io/part-of": "cilium"})
+            ),
+            labels
+        ));
+        assert!(!matches_labels(&json!({"metadata": {"name": "p"}}), labels));
     }
 
     #[test]

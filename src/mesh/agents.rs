@@ -102,6 +102,27 @@ pub enum ParseError {
 /// The remote clusters of `cilium-dbg status -o json` (a `StatusResponse`). No `cluster-mesh`
 /// key (Cluster Mesh not configured in the agent) is an empty list.
 pub fn parse_agent_status(stdout: &[u8]) -> Result<Vec<RemoteCluster>, ParseError> {
+    // The usual output read straight into the remote clusters, skipping the rest of the
+    // report (a 255-cluster mesh prints ~180 KB per agent); anything else takes the checked
+    // way below, which says what is wrong.
+    #[derive(Deserialize)]
+    struct Status {
+        #[serde(rename = "cluster-mesh")]
+        cluster_mesh: Option<Mesh>,
+    }
+    #[derive(Deserialize)]
+    struct Mesh {
+        clusters: Option<Vec<RemoteCluster>>,
+    }
+    if stdout.trim_ascii_start().starts_with(b"{")
+        && let Ok(status) = serde_json::from_slice::<Status>(stdout)
+    {
+        let list = status
+            .cluster_mesh
+            .and_then(|m| m.clusters)
+            .unwrap_or_default();
+        return Ok(list.into_iter().map(without_zero_failure).collect());
+    }
     let v: Value =
         serde_json::from_slice(stdout).map_err(|e| ParseError::NotJson(e.to_string()))?;
     if !v.is_object() {
@@ -118,6 +139,11 @@ pub fn parse_agent_status(stdout: &[u8]) -> Result<Vec<RemoteCluster>, ParseErro
 
 /// The remote clusters of `kvstoremesh-dbg status -o json` (a list of `RemoteCluster`).
 pub fn parse_kvstoremesh_status(stdout: &[u8]) -> Result<Vec<RemoteCluster>, ParseError> {
+    if stdout.trim_ascii_start().starts_with(b"[")
+        && let Ok(list) = serde_json::from_slice::<Vec<RemoteCluster>>(stdout)
+    {
+        return Ok(list.into_iter().map(without_zero_failure).collect());
+    }
     let v: Value =
         serde_json::from_slice(stdout).map_err(|e| ParseError::NotJson(e.to_string()))?;
     match v {
@@ -132,14 +158,19 @@ fn remote_clusters(v: &Value, at: &str) -> Result<Vec<RemoteCluster>, ParseError
         .ok_or_else(|| ParseError::Shape(format!("{at} is not a list of remote clusters")))?;
     let mut out = Vec::with_capacity(list.len());
     for item in list {
-        let mut rc: RemoteCluster = serde_json::from_value(item.clone())
+        let rc = RemoteCluster::deserialize(item)
             .map_err(|e| ParseError::Shape(format!("{at}: {e}")))?;
-        if rc.last_failure.as_deref().is_some_and(zero_time) {
-            rc.last_failure = None;
-        }
-        out.push(rc);
+        out.push(without_zero_failure(rc));
     }
     Ok(out)
+}
+
+/// Go's zero time (never failed) as no last failure.
+fn without_zero_failure(mut rc: RemoteCluster) -> RemoteCluster {
+    if rc.last_failure.as_deref().is_some_and(zero_time) {
+        rc.last_failure = None;
+    }
+    rc
 }
 
 /// Go's zero `time.Time` as strfmt prints it.

@@ -249,25 +249,19 @@ impl Live {
         }
     }
 
-    /// The peers configured in `cilium-clustermesh`: cluster name → etcd endpoints.
-    pub fn configured_peers(&self) -> BTreeMap<String, Vec<String>> {
-        let Some(data) = self
-            .clustermesh
+    /// The names of the peers configured in `cilium-clustermesh` (its keys but the TLS files;
+    /// each peer's etcd configuration is checked by the peer transform, `connect`'s own).
+    pub fn configured_peer_names(&self) -> Vec<String> {
+        self.clustermesh
             .as_ref()
             .and_then(|s| s["data"].as_object())
-        else {
-            return BTreeMap::new();
-        };
-        data.iter()
-            .filter(|(k, _)| !k.ends_with(".crt") && !k.ends_with(".key"))
-            .map(|(k, v)| {
-                let text = v
-                    .as_str()
-                    .and_then(|b| B64.decode(b).ok())
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .unwrap_or_default();
-                (k.clone(), etcd_endpoints(&text))
-            })
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+            .filter(|k| !k.ends_with(".crt") && !k.ends_with(".key"))
+            .cloned()
+            .collect::<std::collections::BTreeSet<String>>()
+            .into_iter()
             .collect()
     }
 
@@ -520,17 +514,6 @@ fn node_ready(node: &Value) -> bool {
 pub fn secret_text(secret: &Value, key: &str) -> Option<String> {
     let b = B64.decode(secret["data"][key].as_str()?).ok()?;
     String::from_utf8(b).ok()
-}
-
-/// The `endpoints:` of an etcd client config as the agents read it.
-fn etcd_endpoints(text: &str) -> Vec<String> {
-    crate::yaml::parse(text)
-        .ok()
-        .and_then(|v| v["endpoints"].as_array().cloned())
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.as_str().map(str::to_string))
-        .collect()
 }
 
 /// PEM blocks compared without whitespace differences.

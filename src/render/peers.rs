@@ -274,9 +274,11 @@ fn remote_users(
         Some(id) => existing_users(objects, id)?,
         None => Vec::new(),
     };
+    let mesh_users: std::collections::HashSet<String> =
+        mesh_names.iter().map(|m| format!("remote-{m}")).collect();
     let mut entries: Vec<String> = existing
         .iter()
-        .filter(|(n, _)| !mesh_names.iter().any(|m| *n == format!("remote-{m}")))
+        .filter(|(n, _)| !mesh_users.contains(n))
         .map(|(n, r)| user_entry(n, r))
         .collect();
     entries.extend(
