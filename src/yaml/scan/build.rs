@@ -107,8 +107,8 @@ fn literal(chomp: u8, lines: &str, indent: Option<usize>) -> R<String> {
 }
 
 /// A plain scalar's value: a string when no YAML 1.1 or 1.2 reader could take it for anything
-/// else, a small decimal integer, `true`, `false`, `null` or `~`; any other is typed by the
-/// full parser on its own, as a mapping value (it is context-free: no tags).
+/// else, a small decimal or YAML 1.1 octal integer, `true`, `false`, `null` or `~`; any other is
+/// typed by the full parser on its own, as a mapping value (it is context-free: no tags).
 pub(super) fn plain(text: &str) -> R<Value> {
     let b = text.as_bytes();
     let sure = match b[0] {
@@ -128,12 +128,21 @@ pub(super) fn plain(text: &str) -> R<Value> {
         {
             Some(Value::String(text.to_string()))
         }
+        // `:4245` (a listen address): not a YAML 1.1 sexagesimal, which starts with digits.
+        b':' => Some(Value::String(text.to_string())),
         b'0'..=b'9' => {
             if b.iter().all(u8::is_ascii_digit) {
-                // Leading zeros are octal to YAML 1.1 (`0755`): asked about.
-                (b.len() <= MAX_NUMBER && (b[0] != b'0' || b.len() == 1))
-                    .then(|| text.parse::<u64>().ok().map(Value::from))
-                    .flatten()
+                let octal = b.len() > 1 && b[0] == b'0';
+                if b.len() > MAX_NUMBER {
+                    None
+                } else if !octal {
+                    text.parse::<u64>().ok().map(Value::from)
+                } else if b.iter().all(|c| matches!(c, b'0'..=b'7')) {
+                    // YAML 1.1 octal, as Helm reads `defaultMode: 0400`.
+                    u64::from_str_radix(text, 8).ok().map(Value::from)
+                } else {
+                    None // `08`: asked about
+                }
             } else if !radix(b) && b.iter().any(|&c| !number_char(c)) {
                 // Not a number, time or sexagesimal in any notation: `10.0.0.0/8`, `30s`, `5f2e…`.
                 Some(Value::String(text.to_string()))
