@@ -10,7 +10,7 @@ use time::Duration;
 use super::certs::{self, Ca, Leaf};
 use super::cilium::containers;
 use super::derived;
-use super::objects::{DocId, Objects};
+use super::objects::Objects;
 use super::{RenderError, Target};
 
 /// Certificates expiring sooner than this are re-issued.
@@ -111,8 +111,6 @@ pub(super) fn certificates(
         }
     }
     let target_ca = t.mesh_ca.or(stream_ca.as_ref());
-    // Certificates to issue are collected, then signed in parallel (~0.5 ms each with an RSA CA).
-    let mut jobs = Vec::new();
     for id in objects.of_kinds(&["Secret"], ns) {
         if objects
             .template(id)
@@ -133,13 +131,10 @@ pub(super) fn certificates(
             continue; // not made by the chart: the user's own certificate (even garbage), left alone
         }
         let object = objects.describe(id);
-        let leaf = match Leaf::read(&crt) {
-            Ok(leaf) => leaf,
-            Err(source) => {
-                issue(objects, jobs, target_ca, t)?; // an earlier document's error comes first
-                return Err(RenderError::Certificate { object, source });
-            }
-        };
+        let leaf = Leaf::read(&crt).map_err(|source| RenderError::Certificate {
+            object: object.clone(),
+            source,
+        })?;
         let wanted = leaf.renamed(|n| rename_cert_name(n, old_name, &t.cluster.name));
         let fresh = leaf.not_after > t.now + RENEW_BEFORE && leaf.not_before <= t.now;
         let Some(ca) = target_ca else { continue };
@@ -150,34 +145,8 @@ pub(super) fn certificates(
             }
             continue;
         }
-        jobs.push((id, wanted, object));
-    }
-    issue(objects, jobs, target_ca, t)
-}
-
-/// Issues the certificates of `jobs` (Secret, shape, its name for messages) from `ca`, one
-/// thread each but the first, and puts them in their Secrets; the first error in stream order.
-fn issue(
-    objects: &mut Objects,
-    jobs: Vec<(DocId, Leaf, String)>,
-    ca: Option<&Ca>,
-    t: &Target,
-) -> Result<(), RenderError> {
-    let Some(ca) = ca else { return Ok(()) };
-    let now = t.now;
-    let issued: Vec<_> = std::thread::scope(|scope| {
-        let rest: Vec<_> = (jobs.iter().skip(1))
-            .map(|(_, leaf, _)| scope.spawn(move || certs::issue(leaf, ca, now)))
-            .collect();
-        let first = jobs.first().map(|(_, leaf, _)| certs::issue(leaf, ca, now));
-        let rest = rest
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        first.into_iter().chain(rest).collect()
-    });
-    for ((id, _, object), issued) in jobs.into_iter().zip(issued) {
-        let issued = issued.map_err(|source| RenderError::Certificate { object, source })?;
-        let data = &mut objects.get_mut(id)["data"];
+        let issued = certs::issue(&wanted, ca, t.now)
+            .map_err(|source| RenderError::Certificate { object, source })?;
         data["tls.crt"] = Value::String(B64.encode(&issued.cert_pem));
         data["tls.key"] = Value::String(B64.encode(&issued.key_pem));
         if data.get("ca.crt").is_some() {
