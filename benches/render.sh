@@ -14,6 +14,7 @@
 # usage: benches/render.sh [RUNS]          (default 15; the big streams run fewer times)
 #        BIN=target/fast/kubectl-mesh benches/render.sh   compare a build without LTO
 #        PEER=0 benches/render.sh          skip kustomize (it needs kubectl)
+#        STREAMS="seed umbrella" benches/render.sh   only these streams (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-15}
@@ -78,7 +79,7 @@ seed_runs=$(( runs * 10 ))
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); binary $BIN"
 printf '%-10s %10s %10s %10s %8s %10s %7s %11s %8s\n' stream bytes wall_ms cpu_ms MB/s rss_KiB rss/in kustomize_ms ratio
-for s in seed umbrella tiny-100k tiny-1M; do
+for s in ${STREAMS:-seed umbrella tiny-100k tiny-1M}; do
   f="$work/$s.yaml"; bytes=$(wc -c <"$f")
   case $s in seed) n=$runs ;; umbrella) n=$(( runs < 7 ? runs : 7 )) ;; *) n=3 ;; esac
   if [ "$s" = seed ]; then

@@ -224,6 +224,7 @@ fn reads_the_header_fields() {
 /// parser reads the same; strings, small integers and the core words are built without it.
 #[test]
 fn types_plain_scalars_as_the_parser_does() {
+    #[rustfmt::skip]
     const SCALARS: &[&str] = &[
         "a", "_x", "x y", "a:b", "a#b", "true", "false", "null", "~", "0", "7", "42", "0755",
         "09", "00", "1.5", "1.0", "1.", ".5", "1e3", "1E3", "1.5e-3", "-1", "+1", "-0", "-1.5",
@@ -239,11 +240,19 @@ fn types_plain_scalars_as_the_parser_does() {
     ];
     let mut sure = 0;
     for s in SCALARS {
-        for body in [format!("x: {s}\n"), format!("x: [{s}]\n"), format!("- {s}\n")] {
+        for body in [
+            format!("x: {s}\n"),
+            format!("x: [{s}]\n"),
+            format!("- {s}\n"),
+        ] {
             builds(&body);
         }
         if let Ok(v) = super::build::plain(s) {
-            assert_eq!(v, super::super::parse_raw(&format!("x: {s}\n")).unwrap()["x"], "{s}");
+            assert_eq!(
+                v,
+                super::super::parse_raw(&format!("x: {s}\n")).unwrap()["x"],
+                "{s}"
+            );
             sure += 1;
         }
     }
@@ -295,9 +304,5 @@ fn builds_literal_blocks_as_the_parser_does() {
         }
     }
     assert!(built > 60, "{built}");
-    assert!(
-        Reader::default()
-            .value("x: >\n  a\n  b\n")
-            .is_none()
-    );
+    assert!(Reader::default().value("x: >\n  a\n  b\n").is_none());
 }
