@@ -82,17 +82,16 @@ printf '%-10s %10s %10s %10s %8s %10s %7s %11s %8s\n' stream bytes wall_ms cpu_m
 for s in ${STREAMS:-seed umbrella tiny-100k tiny-1M}; do
   f="$work/$s.yaml"; bytes=$(wc -c <"$f")
   case $s in seed) n=$runs ;; umbrella) n=$(( runs < 7 ? runs : 7 )) ;; *) n=3 ;; esac
+  read -r wall cpu rss < <(measure "$n" "$f" "$BIN" render --mesh examples/mesh.yaml --cluster west)
   if [ "$s" = seed ]; then
-    read -r wall cpu rss < <(python3 benches/runs.py "$seed_runs" "$f" "$BIN" render --mesh examples/mesh.yaml --cluster west)
-  else
-    read -r wall cpu rss < <(measure "$n" "$f" "$BIN" render --mesh examples/mesh.yaml --cluster west)
+    read -r wall cpu < <(python3 benches/runs.py "$seed_runs" "$f" "$BIN" render --mesh examples/mesh.yaml --cluster west)
   fi
   theirs=-; ratio=-
   # kustomize matches every patch against every resource: minutes on the umbrella (one run,
   # cut at 15 minutes), impractical on the tiny streams.
   if [ "$PEER" = 1 ] && { [ "$s" = seed ] || [ "$s" = umbrella ]; }; then
     kustomization "$f" "$s"
-    if [ "$s" = seed ]; then read -r theirs _ _ < <(python3 benches/runs.py "$seed_runs" /dev/null kubectl kustomize "$work/k-$s")
+    if [ "$s" = seed ]; then read -r theirs _ < <(python3 benches/runs.py "$seed_runs" /dev/null kubectl kustomize "$work/k-$s")
     else read -r theirs _ _ < <(measure 1 /dev/null timeout 900 kubectl kustomize "$work/k-$s"); fi
     ratio=$(awk -v a="$theirs" -v b="$wall" 'BEGIN {printf "%.1fx", a / b}')
   fi
