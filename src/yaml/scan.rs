@@ -16,6 +16,9 @@
 use std::borrow::Cow;
 
 mod build;
+mod sink;
+
+use sink::{Check, Sink};
 
 /// Helm 4 tags every document it hands a post-renderer with this annotation (the template that
 /// made it).
@@ -76,54 +79,6 @@ impl Reader {
         let node = s.document().ok()?;
         Some((s.head, node))
     }
-}
-
-/// What the reader makes of what it reads: nothing ([`Check`], to check a document and read its
-/// header), or the document's value ([`build::Build`]). A sink may be unsure of a scalar the
-/// checker accepts (then the full parser decides).
-trait Sink<'a> {
-    type Node;
-    type Map;
-    type Seq;
-    /// An empty value (`key:` with nothing after it).
-    fn null() -> Self::Node;
-    /// A plain scalar the full parser reads without failing ([`safe_plain`]), on one line.
-    fn plain(text: &'a str) -> R<Self::Node>;
-    /// A quoted scalar's text.
-    fn string(text: Cow<'a, str>) -> Self::Node;
-    /// A block scalar: `style` `|` or `>`, `chomp` `-`, `+` or none (`b' '`); `lines` its
-    /// lines as written (trailing blank lines included), the content indented by `indent`
-    /// (`None`: no content line).
-    fn block(style: u8, chomp: u8, lines: &'a str, indent: Option<usize>) -> R<Self::Node>;
-    fn map() -> Self::Map;
-    fn insert(map: &mut Self::Map, key: &'a str, value: Self::Node);
-    fn end_map(map: Self::Map) -> Self::Node;
-    fn seq() -> Self::Seq;
-    fn push(seq: &mut Self::Seq, value: Self::Node);
-    fn end_seq(seq: Self::Seq) -> Self::Node;
-}
-
-/// Checks only.
-struct Check;
-
-impl<'a> Sink<'a> for Check {
-    type Node = ();
-    type Map = ();
-    type Seq = ();
-    fn null() {}
-    fn plain(_: &'a str) -> R<()> {
-        Ok(())
-    }
-    fn string(_: Cow<'a, str>) {}
-    fn block(_: u8, _: u8, _: &'a str, _: Option<usize>) -> R<()> {
-        Ok(())
-    }
-    fn map() {}
-    fn insert(_: &mut (), _: &'a str, _: ()) {}
-    fn end_map(_: ()) {}
-    fn seq() {}
-    fn push(_: &mut (), _: ()) {}
-    fn end_seq(_: ()) {}
 }
 
 /// Bigger documents go to the full parser (its budgets are sized for them).
