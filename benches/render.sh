@@ -6,13 +6,15 @@
 #             Deployments/Services/ConfigMaps of other subcharts (benches/gen_stream.py)
 #   tiny-100k, tiny-1M  the Cilium rendering then 100,000 / 1,000,000 tiny ConfigMaps: time
 #             and memory must grow in proportion to the size
-# For each: median wall time and CPU time (user+sys) over RUNS runs, MB/s, peak RSS and its
-# ratio to the input, and kustomize's time on the seed and the umbrella in the same run.
+# For each: median wall time and CPU time (user+sys) over RUNS runs (10 x RUNS for the seed),
+# MB/s, peak RSS and its ratio to the input, and kustomize's time on the seed and the umbrella
+# in the same run.
 # Streams are generated into a temporary folder (never committed).
 #
 # usage: benches/render.sh [RUNS]          (default 15; the big streams run fewer times)
 #        BIN=target/fast/kubectl-mesh benches/render.sh   compare a build without LTO
 #        PEER=0 benches/render.sh          skip kustomize (it needs kubectl)
+#        STREAMS="seed umbrella" benches/render.sh   only these streams (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-15}
@@ -71,29 +73,25 @@ measure() {
 }
 render() { "$BIN" render --mesh examples/mesh.yaml --cluster west <"$1"; }
 
-# /usr/bin/time's resolution is 10 ms: the seed is timed in-process over a batch instead.
-seed_ms() { # command... ; median of $runs batches of 10 runs, ms per run
-  local t=() s e
-  for _ in $(seq "$runs"); do
-    s=$(date +%s%N); for _ in 1 2 3 4 5 6 7 8 9 10; do "$@" >/dev/null; done; e=$(date +%s%N)
-    t+=($(( (e - s) / 10000 )))
-  done
-  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]/1000}'
-}
+# /usr/bin/time's resolution is 10 ms: the seed (ours and kustomize's) is timed per run by
+# benches/runs.py instead (wall from fork to exit, CPU from the process's rusage, in µs).
+seed_runs=$(( runs * 10 ))
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); binary $BIN"
 printf '%-10s %10s %10s %10s %8s %10s %7s %11s %8s\n' stream bytes wall_ms cpu_ms MB/s rss_KiB rss/in kustomize_ms ratio
-for s in seed umbrella tiny-100k tiny-1M; do
+for s in ${STREAMS:-seed umbrella tiny-100k tiny-1M}; do
   f="$work/$s.yaml"; bytes=$(wc -c <"$f")
   case $s in seed) n=$runs ;; umbrella) n=$(( runs < 7 ? runs : 7 )) ;; *) n=3 ;; esac
   read -r wall cpu rss < <(measure "$n" "$f" "$BIN" render --mesh examples/mesh.yaml --cluster west)
-  [ "$s" = seed ] && wall=$(seed_ms render "$f")
+  if [ "$s" = seed ]; then
+    read -r wall cpu < <(python3 benches/runs.py "$seed_runs" "$f" "$BIN" render --mesh examples/mesh.yaml --cluster west)
+  fi
   theirs=-; ratio=-
   # kustomize matches every patch against every resource: minutes on the umbrella (one run,
   # cut at 15 minutes), impractical on the tiny streams.
   if [ "$PEER" = 1 ] && { [ "$s" = seed ] || [ "$s" = umbrella ]; }; then
     kustomization "$f" "$s"
-    if [ "$s" = seed ]; then theirs=$(seed_ms kubectl kustomize "$work/k-$s")
+    if [ "$s" = seed ]; then read -r theirs _ < <(python3 benches/runs.py "$seed_runs" /dev/null kubectl kustomize "$work/k-$s")
     else read -r theirs _ _ < <(measure 1 /dev/null timeout 900 kubectl kustomize "$work/k-$s"); fi
     ratio=$(awk -v a="$theirs" -v b="$wall" 'BEGIN {printf "%.1fx", a / b}')
   fi

@@ -46,6 +46,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     output.write_to(&mut stdout)?;
     stdout.flush()?;
+    output.forget(); // the process exits next
     Ok(ExitCode::SUCCESS)
 }
 

@@ -96,7 +96,7 @@ fn set_identity(
     t: &Target,
 ) -> Result<Option<String>, RenderError> {
     let object = objects.describe(id);
-    let mut v = &objects.get(id).clone();
+    let mut v = objects.get(id);
     for p in path {
         v = &v[*p];
     }
@@ -363,7 +363,7 @@ fn identity_args(objects: &mut Objects, ns: &str, t: &Target) -> Result<(), Rend
 }
 
 /// JSON pointers to, and values of, every container and init container of a workload.
-pub(super) fn containers(workload: &Value) -> Vec<(String, Value)> {
+pub(super) fn containers(workload: &Value) -> Vec<(String, &Value)> {
     let spec = if workload["kind"] == "CronJob" {
         "/spec/jobTemplate/spec/template/spec"
     } else {
@@ -378,7 +378,7 @@ pub(super) fn containers(workload: &Value) -> Vec<(String, Value)> {
             continue;
         };
         for (i, c) in items.iter().enumerate() {
-            out.push((format!("{spec}/{list}/{i}"), c.clone()));
+            out.push((format!("{spec}/{list}/{i}"), c));
         }
     }
     out

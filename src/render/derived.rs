@@ -72,7 +72,7 @@ struct Hit {
 fn hits(text: &str, id: &Identity) -> Vec<Hit> {
     let mut out = Vec::new();
     if id.old_name != id.new_name && !id.old_name.is_empty() {
-        for (i, _) in text.match_indices(id.old_name.as_str()) {
+        for i in memchr::memmem::find_iter(text.as_bytes(), id.old_name.as_bytes()) {
             let start = text[..i].rfind(|c: char| !name_char(c)).map_or(0, |p| {
                 p + text[p..].chars().next().map_or(1, char::len_utf8)
             });
@@ -96,7 +96,7 @@ fn hits(text: &str, id: &Identity) -> Vec<Hit> {
         ("clusterid", &id.old_id, &id.new_id),
         ("maxconnectedclusters", &id.old_max, &id.new_max),
     ];
-    for (i, _) in text.match_indices("luster") {
+    for i in memchr::memmem::find_iter(text.as_bytes(), b"luster") {
         let Some((start, end, key)) = key_value_at(text, i) else {
             continue;
         };

@@ -118,6 +118,10 @@ pub fn render<'a>(stream: &'a str, target: &Target) -> Result<Rendered<'a>, Rend
 #[derive(Debug, Default)]
 pub struct Rendered<'a> {
     parts: Vec<Cow<'a, str>>,
+    /// The parsed documents, dropped with the stream: a caller about to exit may
+    /// [`Rendered::forget`] them instead (freeing a tree of small allocations one by one costs
+    /// more than the whole YAML reading of a seed stream does).
+    spent: Vec<serde_json::Value>,
 }
 
 impl<'a> Rendered<'a> {
@@ -129,6 +133,11 @@ impl<'a> Rendered<'a> {
 
     fn ends_with_newline(&self) -> bool {
         self.parts.last().is_none_or(|p| p.ends_with('\n'))
+    }
+
+    /// Leaks what the stream holds instead of freeing it: for a process that exits next.
+    pub fn forget(self) {
+        std::mem::forget(self);
     }
 
     /// Writes the stream to `out`.

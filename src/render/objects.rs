@@ -397,6 +397,8 @@ impl<'a> Objects<'a> {
                 }
                 out.push(text);
             }
+            out.spent.push(doc.value);
+            out.spent.extend(doc.original);
             for add in added.iter().filter(|a| a.after == i) {
                 if !out.ends_with_newline() {
                     out.push(Cow::Borrowed("\n"));
@@ -445,8 +447,20 @@ impl<'a> Part<'a> {
                 line: src.body_first_line() + e.line.map_or(0, |l| l.saturating_sub(1) as usize),
                 message: e.message,
             };
-            let (header, template, made, whole) = match reader.head(body) {
-                Some(h) => {
+            // A document the render probably reads whole (a kind it may change, from the
+            // chart's templates by its `# Source:` line) is built in the same pass that checks
+            // it; the others are only checked. A wrong guess costs time, never the result.
+            let guess = source_in(head).is_some_and(|t| chart.made(None, Some(t)))
+                && wanted(top_kind(body), None, true);
+            let read = if guess {
+                reader.value(body).map(|(h, v)| (h, Some(v)))
+            } else {
+                None
+            };
+            let (header, template, made, whole, built) = match read
+                .or_else(|| reader.head(body).map(|h| (h, None)))
+            {
+                Some((h, built)) => {
                     let template = h.filename.as_deref().or_else(|| source_in(head));
                     let made = chart.made(h.namespace.as_deref(), template);
                     let whole = wanted(h.kind.as_deref(), h.namespace.as_deref(), made);
@@ -454,7 +468,13 @@ impl<'a> Part<'a> {
                         continue;
                     }
                     let template = template.map(str::to_string);
-                    (head_value(&h), template, made, whole)
+                    let built = built.filter(|_| whole);
+                    let header = if built.is_some() {
+                        Value::Null
+                    } else {
+                        head_value(&h)
+                    };
+                    (header, template, made, whole, built)
                 }
                 None => {
                     let header = yaml::parse_header(body).map_err(yaml_error)?;
@@ -478,13 +498,13 @@ impl<'a> Part<'a> {
                         continue;
                     }
                     let template = template.map(str::to_string);
-                    (header, template, made, whole)
+                    (header, template, made, whole, None)
                 }
             };
-            let value = if whole {
-                yaml::parse(body).map_err(yaml_error)?
-            } else {
-                header
+            let value = match built {
+                Some(value) => value,
+                None if whole => yaml::parse(body).map_err(yaml_error)?,
+                None => header,
             };
             docs.push(Doc {
                 before: &stream[gap..start],
@@ -514,6 +534,19 @@ fn emit(value: &Value, what: &str) -> Result<String, RenderError> {
         object: what.to_string(),
         message: e.to_string(),
     })
+}
+
+/// The value of a `kind:` line at the start of a line of `body` (a guess at the document's
+/// kind, for [`Part::read`]: it may be a line of a block scalar).
+fn top_kind(body: &str) -> Option<&str> {
+    let at = if body.starts_with("kind:") {
+        0
+    } else {
+        memchr::memmem::find(body.as_bytes(), b"\nkind:")? + 1
+    };
+    let rest = &body[at + "kind:".len()..];
+    let line = rest.split('\n').next().unwrap_or(rest);
+    Some(line.trim())
 }
 
 /// The template a document came from, from Helm's `# Source:` comment.

@@ -15,6 +15,11 @@
 
 use std::borrow::Cow;
 
+mod build;
+mod sink;
+
+use sink::{Check, Sink};
+
 /// Helm 4 tags every document it hands a post-renderer with this annotation (the template that
 /// made it).
 pub const FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
@@ -45,11 +50,22 @@ impl Reader {
     /// Checks `body` (one document without its `---` line) and reads its [`Head`]; `None` when
     /// the document is outside the subset this reader is sure of (the full parser must decide).
     pub fn head<'a>(&mut self, body: &'a str) -> Option<Head<'a>> {
+        self.read::<Check>(body).map(|(head, ())| head)
+    }
+
+    /// Reads `body` whole: its [`Head`] and the value [`super::parse`] gives for it, built
+    /// without the full parser; `None` when the document or one of its scalars is outside what
+    /// this reader is sure of ([`build`]).
+    pub fn value<'a>(&mut self, body: &'a str) -> Option<(Head<'a>, serde_json::Value)> {
+        self.read::<build::Build>(body)
+    }
+
+    fn read<'a, S: Sink<'a>>(&mut self, body: &'a str) -> Option<(Head<'a>, S::Node)> {
         if body.len() > MAX_DOCUMENT || !plain_text(body.as_bytes()) {
             return None;
         }
         self.keys.clear();
-        let mut s = Scanner {
+        let mut s = Scanner::<S> {
             text: body,
             pos: 0,
             cached: usize::MAX,
@@ -58,9 +74,10 @@ impl Reader {
             tabs: memchr::memchr(b'\t', body.as_bytes()).is_some(),
             head: Head::default(),
             keys: &mut self.keys,
+            sink: std::marker::PhantomData,
         };
-        s.document().ok()?;
-        Some(s.head)
+        let node = s.document().ok()?;
+        Some((s.head, node))
     }
 }
 
@@ -191,7 +208,7 @@ fn key_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'/')
 }
 
-struct Scanner<'a, 'k> {
+struct Scanner<'a, 'k, S> {
     text: &'a str,
     /// Start of the current line.
     pos: usize,
@@ -206,9 +223,10 @@ struct Scanner<'a, 'k> {
     /// The keys of the mappings being read, innermost last (duplicates are refused by the full
     /// parser, so they make this reader unsure).
     keys: &'k mut Vec<(usize, usize)>,
+    sink: std::marker::PhantomData<S>,
 }
 
-impl<'a> Scanner<'a, '_> {
+impl<'a, S: Sink<'a>> Scanner<'a, '_, S> {
     /// The current line without its line break, and where the next one starts.
     fn line(&mut self) -> (&'a str, usize) {
         if self.cached != self.pos {
@@ -252,31 +270,39 @@ impl<'a> Scanner<'a, '_> {
         Ok(None)
     }
 
-    fn document(&mut self) -> R<()> {
+    fn document(&mut self) -> R<S::Node> {
         let Some(indent) = self.peek()? else {
-            return Ok(()); // empty: null
+            return Ok(S::null()); // empty: null
         };
         self.head.mapping = true;
-        self.block_mapping(indent, indent, Ctx::Top, 1)?;
+        let node = self.block_mapping(indent, indent, Ctx::Top, 1)?;
         match self.peek()? {
-            None => Ok(()),
+            None => Ok(node),
             Some(_) => Err(Unsure),
         }
     }
 
     /// A block mapping whose keys are at column `indent`; its first key starts at column `col`
     /// of the current line (`col > indent` for `- key: value`, the mapping of a sequence item).
-    fn block_mapping(&mut self, indent: usize, mut col: usize, ctx: Ctx, depth: usize) -> R<()> {
+    fn block_mapping(
+        &mut self,
+        indent: usize,
+        mut col: usize,
+        ctx: Ctx,
+        depth: usize,
+    ) -> R<S::Node> {
         if depth > MAX_DEPTH {
             return Err(Unsure);
         }
         let start = self.keys.len();
+        let mut map = S::map();
         loop {
             let (line, _) = self.line();
             let (key, rest) = key(&line[col..])?.ok_or(Unsure)?;
             self.new_key(start, key)?;
             let (slot, child) = classify(ctx, key);
-            self.value(rest, indent, slot, child, true, depth)?;
+            let value = self.value(rest, indent, slot, child, true, depth)?;
+            S::insert(&mut map, key, value);
             match self.peek()? {
                 Some(n) if n == indent => col = indent,
                 Some(n) if n > indent => return Err(Unsure),
@@ -284,14 +310,15 @@ impl<'a> Scanner<'a, '_> {
             }
         }
         self.keys.truncate(start);
-        Ok(())
+        Ok(S::end_map(map))
     }
 
     /// A block sequence whose `-` are at column `indent`; the current line is its first item.
-    fn block_sequence(&mut self, indent: usize, depth: usize) -> R<()> {
+    fn block_sequence(&mut self, indent: usize, depth: usize) -> R<S::Node> {
         if depth > MAX_DEPTH {
             return Err(Unsure);
         }
+        let mut seq = S::seq();
         loop {
             let (line, _) = self.line();
             let after = &line[indent + 1..];
@@ -303,7 +330,7 @@ impl<'a> Scanner<'a, '_> {
             if dash_item(rest) {
                 return Err(Unsure); // `- - x`: a compact nested sequence
             }
-            match key(rest)? {
+            let item = match key(rest)? {
                 Some(_) => self.block_mapping(
                     indent + 1 + spaces,
                     indent + 1 + spaces,
@@ -311,7 +338,8 @@ impl<'a> Scanner<'a, '_> {
                     depth + 1,
                 )?,
                 None => self.value(rest, indent, None, Ctx::Other, false, depth)?,
-            }
+            };
+            S::push(&mut seq, item);
             match self.peek()? {
                 Some(n) if n == indent => {
                     let (line, _) = self.line();
@@ -323,7 +351,7 @@ impl<'a> Scanner<'a, '_> {
                 _ => break,
             }
         }
-        Ok(())
+        Ok(S::end_seq(seq))
     }
 
     /// The value after `key:` (or `- `): `rest` is the rest of the current line. `parent` is
@@ -337,14 +365,14 @@ impl<'a> Scanner<'a, '_> {
         ctx: Ctx,
         in_mapping: bool,
         depth: usize,
-    ) -> R<()> {
+    ) -> R<S::Node> {
         let (_, next) = self.line();
         let b = rest.as_bytes();
         if b.is_empty() || b[0] == b'#' {
             // The value is on the lines below, or null.
             self.pos = next;
             let Some(n) = self.peek()? else {
-                return Ok(());
+                return Ok(S::null());
             };
             let (line, _) = self.line();
             let seq = dash_item(&line[n..]);
@@ -352,13 +380,13 @@ impl<'a> Scanner<'a, '_> {
                 if slot.is_some() {
                     return Err(Unsure);
                 }
-                if seq {
-                    self.block_sequence(n, depth + 1)?;
+                return if seq {
+                    self.block_sequence(n, depth + 1)
                 } else {
-                    self.block_mapping(n, n, ctx, depth + 1)?;
-                }
+                    self.block_mapping(n, n, ctx, depth + 1)
+                };
             }
-            return Ok(());
+            return Ok(S::null());
         }
         match b[0] {
             b'|' | b'>' => {
@@ -366,30 +394,32 @@ impl<'a> Scanner<'a, '_> {
                     return Err(Unsure);
                 }
                 let mut i = 1;
-                if matches!(b.get(1), Some(b'-' | b'+')) {
+                let mut chomp = b' ';
+                if let Some(&c @ (b'-' | b'+')) = b.get(1) {
+                    chomp = c;
                     i += 1;
                 }
                 end_of_line(&rest[i..], true)?;
                 self.pos = next;
-                self.block_scalar(parent)
+                self.block_scalar(parent, b[0], chomp)
             }
             b'"' | b'\'' => {
                 let (text, len) = quoted(rest)?;
                 end_of_line(&rest[len..], true)?;
-                self.store(slot, text)?;
+                self.store(slot, text.clone())?;
                 self.pos = next;
-                Ok(())
+                Ok(S::string(text))
             }
             b'[' | b'{' => {
                 if slot.is_some() {
                     return Err(Unsure);
                 }
                 let start = self.keys.len();
-                let len = self.flow(rest, ctx, depth + 1)?;
+                let (node, len) = self.flow(rest, ctx, depth + 1)?;
                 self.keys.truncate(start);
                 end_of_line(&rest[len..], true)?;
                 self.pos = next;
-                Ok(())
+                Ok(node)
             }
             _ => {
                 let text = block_plain(rest)?;
@@ -398,7 +428,7 @@ impl<'a> Scanner<'a, '_> {
                 }
                 self.store(slot, Cow::Borrowed(text))?;
                 self.pos = next;
-                Ok(())
+                S::plain(text)
             }
         }
     }
@@ -419,7 +449,8 @@ impl<'a> Scanner<'a, '_> {
 
     /// A literal or folded block scalar's lines (the current line is its first), in a
     /// collection indented by `parent`.
-    fn block_scalar(&mut self, parent: usize) -> R<()> {
+    fn block_scalar(&mut self, parent: usize, style: u8, chomp: u8) -> R<S::Node> {
+        let start = self.pos;
         let mut content: Option<usize> = None;
         let mut leading_blank = 0;
         while self.pos < self.text.len() {
@@ -447,34 +478,46 @@ impl<'a> Scanner<'a, '_> {
             }
             self.pos = next;
         }
-        Ok(())
+        S::block(style, chomp, &self.text[start..self.pos], content)
     }
 
-    /// A flow collection that closes on this line; returns its length in bytes.
-    fn flow(&mut self, s: &'a str, ctx: Ctx, depth: usize) -> R<usize> {
+    /// A flow collection that closes on this line; returns it and its length in bytes.
+    fn flow(&mut self, s: &'a str, ctx: Ctx, depth: usize) -> R<(S::Node, usize)> {
         if depth > MAX_DEPTH {
             return Err(Unsure);
         }
         let b = s.as_bytes();
-        let map = b[0] == b'{';
-        let close = if map { b'}' } else { b']' };
+        let is_map = b[0] == b'{';
+        let close = if is_map { b'}' } else { b']' };
         let start = self.keys.len();
+        let mut map = S::map();
+        let mut seq = S::seq();
         let mut i = skip_spaces(b, 1);
         loop {
             if b.get(i) == Some(&close) {
                 self.keys.truncate(start);
-                return Ok(i + 1);
+                let node = if is_map {
+                    S::end_map(map)
+                } else {
+                    S::end_seq(seq)
+                };
+                return Ok((node, i + 1));
             }
-            let (slot, child) = if map {
+            let (key, slot, child) = if is_map {
                 let (key, len) = flow_key(&s[i..])?;
                 self.new_key(start, key)?;
                 i = skip_spaces(b, i + len);
-                classify(ctx, key)
+                let (slot, child) = classify(ctx, key);
+                (Some(key), slot, child)
             } else {
-                (None, Ctx::Other)
+                (None, None, Ctx::Other)
             };
-            i += self.flow_node(&s[i..], slot, child, depth)?;
-            i = skip_spaces(b, i);
+            let (node, len) = self.flow_node(&s[i..], slot, child, depth)?;
+            match key {
+                Some(key) => S::insert(&mut map, key, node),
+                None => S::push(&mut seq, node),
+            }
+            i = skip_spaces(b, i + len);
             match b.get(i) {
                 Some(b',') => i = skip_spaces(b, i + 1),
                 Some(&c) if c == close => {}
@@ -483,8 +526,14 @@ impl<'a> Scanner<'a, '_> {
         }
     }
 
-    /// One node in a flow collection; returns its length.
-    fn flow_node(&mut self, s: &'a str, slot: Option<Slot>, ctx: Ctx, depth: usize) -> R<usize> {
+    /// One node in a flow collection; returns it and its length.
+    fn flow_node(
+        &mut self,
+        s: &'a str,
+        slot: Option<Slot>,
+        ctx: Ctx,
+        depth: usize,
+    ) -> R<(S::Node, usize)> {
         let b = s.as_bytes();
         match b.first() {
             Some(b'[' | b'{') => {
@@ -492,17 +541,17 @@ impl<'a> Scanner<'a, '_> {
                     return Err(Unsure);
                 }
                 let start = self.keys.len();
-                let len = self.flow(s, ctx, depth + 1)?;
+                let (node, len) = self.flow(s, ctx, depth + 1)?;
                 self.keys.truncate(start);
-                Ok(len)
+                Ok((node, len))
             }
             Some(b'"' | b'\'') => {
                 let (text, len) = quoted(s)?;
                 if b.get(len) == Some(&b':') {
                     return Err(Unsure); // an implicit pair in a flow sequence
                 }
-                self.store(slot, text)?;
-                Ok(len)
+                self.store(slot, text.clone())?;
+                Ok((S::string(text), len))
             }
             Some(_) => {
                 let len = flow_plain(s)?;
@@ -511,7 +560,7 @@ impl<'a> Scanner<'a, '_> {
                     return Err(Unsure);
                 }
                 self.store(slot, Cow::Borrowed(text))?;
-                Ok(len)
+                Ok((S::plain(text)?, len))
             }
             None => Err(Unsure),
         }

@@ -39,6 +39,20 @@ fn agrees(body: &str) -> bool {
     true
 }
 
+/// The value the reader builds against the full parser's (serde-saphyr itself, not
+/// `super::super::parse`, which starts with this reader): a document it builds must parse to the
+/// same value, and be one the header reader accepts with the same header.
+fn builds(body: &str) -> bool {
+    let Some((h, v)) = Reader::default().value(body) else {
+        return false;
+    };
+    let full = super::super::parse_raw(body)
+        .unwrap_or_else(|e| panic!("built, but the parser says {e}: {body:?}"));
+    assert_eq!(v, full, "{body:?}");
+    assert_eq!(head(body), Some(h), "{body:?}");
+    true
+}
+
 fn bodies(stream: &str) -> Vec<&str> {
     crate::render::stream::split(stream)
         .map(|d| d.split_head().1)
@@ -73,6 +87,12 @@ fn agrees_with_the_parser_on_every_recorded_chart_document() {
         "only {fast} of {} documents read fast",
         docs.len()
     );
+    let built = docs.iter().filter(|d| builds(d)).count();
+    assert!(
+        built * 10 >= docs.len() * 8,
+        "only {built} of {} documents built without the full parser",
+        docs.len()
+    );
 }
 
 /// Small random edits of chart documents (YAML punctuation, indentation, line breaks,
@@ -95,7 +115,7 @@ fn agrees_with_the_parser_on_mutated_documents() {
         seed ^= seed << 17;
         (seed % n as u64) as usize
     };
-    let (mut accepted, mut tried) = (0, 0);
+    let (mut accepted, mut tried, mut built) = (0, 0, 0);
     for round in 0..12 {
         for doc in &corpus {
             let mut b = doc.clone().into_bytes();
@@ -129,8 +149,10 @@ fn agrees_with_the_parser_on_mutated_documents() {
             };
             tried += 1;
             accepted += usize::from(agrees(&text));
+            built += usize::from(builds(&text));
         }
     }
+    assert!(built > tried / 10, "{built} of {tried} built");
     // The mutations must leave both outcomes common, or the test shows nothing.
     assert!(
         accepted > tried / 10 && accepted < tried * 9 / 10,
@@ -194,5 +216,93 @@ fn reads_the_header_fields() {
     assert!(!head("# c\n").unwrap().mapping);
     for s in SAMPLES {
         assert!(agrees(s), "{s:?}");
+        builds(s);
     }
+}
+
+/// Plain scalars of every type, as block and flow values: whatever the reader builds, the full
+/// parser reads the same; strings, small integers and the core words are built without it.
+#[test]
+fn types_plain_scalars_as_the_parser_does() {
+    #[rustfmt::skip]
+    const SCALARS: &[&str] = &[
+        "a", "_x", "x y", "a:b", "a#b", "true", "false", "null", "~", "0", "7", "42", "0755",
+        "09", "00", "1.5", "1.0", "1.", ".5", "1e3", "1E3", "1.5e-3", "-1", "+1", "-0", "-1.5",
+        "1_000", "1:30", "190:20:30", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
+        "2001-12-14 21:59:43.10 -5", "--x", "--a=1", "-c", "-e", "-E5", "-i", "-n", "/p",
+        "10.0.0.0/8", "1.17.6", "30s", "5f2b0e1c0ffee", "1e", "1x", "0x1F", "0X1f", "0o17",
+        "0b11", "0b2", "0xZZ", "yes", "no", "on", "off", "y", "n", "Y", "N", "NO", "Yes", "True",
+        "TRUE", "False", "NULL", "Null", "nan", "NaN", "NAN", "inf", "Inf", "infinity",
+        "Infinity", "-inf", "-nan", "e5", "E", "18446744073709551615", "18446744073709551616",
+        "123456789012345678", "1234567890123456789", "9223372036854775808", "=", "<<", "$x",
+        "%x", "1 2", "0.0.0.0", "::1", "2001:db8::1", "1-2", "1+2", "3e", "+", "0.", "-0.0",
+        ":4245", ":x", ":1:2", "0400", "007", "0777777777777777", "08", "0128", "01", "00000",
+    ];
+    let mut sure = 0;
+    for s in SCALARS {
+        for body in [
+            format!("x: {s}\n"),
+            format!("x: [{s}]\n"),
+            format!("- {s}\n"),
+        ] {
+            builds(&body);
+        }
+        if let Ok(v) = super::build::plain(s) {
+            assert_eq!(
+                v,
+                super::super::parse_raw(&format!("x: {s}\n")).unwrap()["x"],
+                "{s}"
+            );
+            sure += 1;
+        }
+    }
+    assert!(sure > SCALARS.len() / 2, "{sure}");
+    for (s, want) in [
+        ("a", Value::from("a")),
+        ("--a=1", Value::from("--a=1")),
+        ("10.0.0.0/8", Value::from("10.0.0.0/8")),
+        ("42", Value::from(42)),
+        ("0400", Value::from(256)),
+        (":4245", Value::from(":4245")),
+        ("true", Value::Bool(true)),
+        ("~", Value::Null),
+    ] {
+        let v = Reader::default().value(&format!("x: {s}\n")).unwrap().1;
+        assert_eq!(v["x"], want, "{s}");
+    }
+}
+
+/// Literal blocks with every chomping, blank lines inside, before and after, and more
+/// indented lines; folded blocks are left to the full parser.
+#[test]
+fn builds_literal_blocks_as_the_parser_does() {
+    let mut built = 0;
+    for header in ["|", "|-", "|+", ">", ">-", ">+"] {
+        for content in [
+            "  a\n",
+            "  a\n  b\n",
+            "  a\n\n  b\n",
+            "  a\n\n\n",
+            "\n  a\n",
+            "  \n  a\n",
+            "  a\n    b\n  c\n",
+            "  a \n  b\t\n",
+            "  a\n  \n",
+            "  a\n     \n",
+            "  # not a comment\n",
+            "\n",
+            "",
+            "  a\n# a comment\n",
+            "  a",
+        ] {
+            for after in ["", "y: 1\n", "\ny: 1\n"] {
+                let body = format!("x: {header}\n{content}{after}");
+                built += usize::from(builds(&body));
+                let body = format!("s:\n- {header}\n{content}{after}");
+                built += usize::from(builds(&body));
+            }
+        }
+    }
+    assert!(built > 60, "{built}");
+    assert!(Reader::default().value("x: >\n  a\n  b\n").is_none());
 }
