@@ -101,12 +101,7 @@ pub fn check(
 ) -> anyhow::Result<Report> {
     let cas = super::ca::load_trust(mesh, path)?.expected();
     let reads = block_on(super::agents::read_all(mesh, opts, sample))??;
-    Ok(assess(
-        mesh,
-        &reads,
-        &cas,
-        &path.display().to_string(),
-    ))
+    Ok(assess(mesh, &reads, &cas, &path.display().to_string()))
 }
 
 /// Polls until the mesh is healthy or `timeout` passes, with a progress line per cluster.
