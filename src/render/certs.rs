@@ -62,12 +62,7 @@ impl Ca {
         let der = pem_der(cert_pem)?;
         let (_, cert) =
             X509Certificate::from_der(&der).map_err(|e| CertError::NotX509(e.to_string()))?;
-        match cert.basic_constraints() {
-            Ok(Some(bc)) if bc.value.ca => {}
-            Ok(Some(_)) => return Err(CertError::NotCa("basicConstraints CA:FALSE")),
-            Ok(None) => return Err(CertError::NotCa("no basicConstraints extension")),
-            Err(e) => return Err(CertError::NotX509(e.to_string())),
-        }
+        require_ca(&cert)?;
         if key_pem.trim().is_empty() || key_pem.trim() == "null" {
             return Err(CertError::NoKey);
         }
@@ -97,14 +92,7 @@ impl Ca {
         let der = pem_der(&self.cert_pem)?;
         let (_, cert) =
             X509Certificate::from_der(&der).map_err(|e| CertError::NotX509(e.to_string()))?;
-        let validity = cert.validity();
-        if validity.not_after.to_datetime() < now {
-            return Err(CertError::Expired(validity.not_after.to_string()));
-        }
-        if validity.not_before.to_datetime() > now {
-            return Err(CertError::NotYetValid(validity.not_before.to_string()));
-        }
-        Ok(())
+        valid_at(&cert, now)
     }
 
     /// Whether `cert_pem`'s signature verifies with this CA's public key.
@@ -123,7 +111,7 @@ impl Ca {
 
     /// Whether both hold the same certificate (compared by DER, not by PEM text).
     pub fn same_cert(&self, other_pem: &str) -> bool {
-        matches!((pem_der(&self.cert_pem), pem_der(other_pem)), (Ok(a), Ok(b)) if a == b)
+        same_cert_pem(&self.cert_pem, other_pem)
     }
 }
 
@@ -133,12 +121,22 @@ pub fn check_ca_cert(cert_pem: &str, now: OffsetDateTime) -> Result<(), CertErro
     let der = pem_der(cert_pem)?;
     let (_, cert) =
         X509Certificate::from_der(&der).map_err(|e| CertError::NotX509(e.to_string()))?;
+    require_ca(&cert)?;
+    valid_at(&cert, now)
+}
+
+/// A CA certificate's basicConstraints say CA:TRUE.
+fn require_ca(cert: &X509Certificate) -> Result<(), CertError> {
     match cert.basic_constraints() {
-        Ok(Some(bc)) if bc.value.ca => {}
-        Ok(Some(_)) => return Err(CertError::NotCa("basicConstraints CA:FALSE")),
-        Ok(None) => return Err(CertError::NotCa("no basicConstraints extension")),
-        Err(e) => return Err(CertError::NotX509(e.to_string())),
+        Ok(Some(bc)) if bc.value.ca => Ok(()),
+        Ok(Some(_)) => Err(CertError::NotCa("basicConstraints CA:FALSE")),
+        Ok(None) => Err(CertError::NotCa("no basicConstraints extension")),
+        Err(e) => Err(CertError::NotX509(e.to_string())),
     }
+}
+
+/// `now` lies within the certificate's validity.
+fn valid_at(cert: &X509Certificate, now: OffsetDateTime) -> Result<(), CertError> {
     let validity = cert.validity();
     if validity.not_after.to_datetime() < now {
         return Err(CertError::Expired(validity.not_after.to_string()));

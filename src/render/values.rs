@@ -535,8 +535,8 @@ clusters:
 - {name: south, id: 3, context: kind-south, podCIDR: 10.4.0.0/16}
 ";
 
-    fn run(cluster: &str, files: &[(&str, &str)]) -> Result<Value, ValuesError> {
-        let (mesh, _) = Mesh::load(MESH).unwrap();
+    /// `values` for the values files `(name, text)` and target `t`.
+    fn values_of(files: &[(&str, &str)], t: &Target) -> Result<Value, ValuesError> {
         let parsed: Vec<Value> = files
             .iter()
             .map(|(_, t)| crate::yaml::parse(t).unwrap())
@@ -546,6 +546,11 @@ clusters:
             .zip(&parsed)
             .map(|((name, _), values)| ValuesFile { name, values })
             .collect();
+        values(&files, t, CaSource::Values)
+    }
+
+    fn run(cluster: &str, files: &[(&str, &str)]) -> Result<Value, ValuesError> {
+        let (mesh, _) = Mesh::load(MESH).unwrap();
         let t = Target {
             mesh: &mesh,
             cluster: mesh.cluster(cluster).unwrap(),
@@ -553,21 +558,12 @@ clusters:
             now: time::OffsetDateTime::now_utc(),
             bundle: None,
         };
-        values(&files, &t, CaSource::Values)
+        values_of(files, &t)
     }
 
     /// A mesh of several CAs: west's own CA (with or without its key) and the bundle of both.
     fn run_bundle(with_key: bool, files: &[(&str, &str)]) -> Result<Value, ValuesError> {
         let (mesh, _) = Mesh::load(MESH).unwrap();
-        let parsed: Vec<Value> = files
-            .iter()
-            .map(|(_, t)| crate::yaml::parse(t).unwrap())
-            .collect();
-        let files: Vec<ValuesFile> = files
-            .iter()
-            .zip(&parsed)
-            .map(|((name, _), values)| ValuesFile { name, values })
-            .collect();
         let (w, e) = (
             super::super::certs::tests::test_ca("west"),
             super::super::certs::tests::test_ca("east"),
@@ -583,7 +579,7 @@ clusters:
             now: time::OffsetDateTime::now_utc(),
             bundle: Some(&bundle),
         };
-        values(&files, &t, CaSource::Values)
+        values_of(files, &t)
     }
 
     #[test]
