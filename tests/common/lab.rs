@@ -197,6 +197,12 @@ impl Lab {
     /// The Secrets `names` in `kubectl mesh render --cluster CLUSTER < base` with the lab's
     /// mesh file, as the next `helm upgrade` with the post-renderer would apply them.
     pub fn rendered_secrets(&self, base: &Path, cluster: &str, names: &[&str]) -> Vec<Value> {
+        self.rendered(base, cluster, "Secret", names)
+    }
+
+    /// The objects of `kind` named `names` in `kubectl mesh render --cluster CLUSTER < base`
+    /// with the lab's mesh file.
+    pub fn rendered(&self, base: &Path, cluster: &str, kind: &str, names: &[&str]) -> Vec<Value> {
         let out = self
             .cmd()
             .args(["render", "--cluster", cluster])
@@ -216,9 +222,10 @@ impl Lab {
                 let doc = stream
                     .split("\n---")
                     .find(|d| {
-                        d.contains("\nkind: Secret\n") && d.contains(&format!("  name: {name}\n"))
+                        d.contains(&format!("\nkind: {kind}\n"))
+                            && d.contains(&format!("  name: {name}\n"))
                     })
-                    .unwrap_or_else(|| panic!("render has no Secret {name}"));
+                    .unwrap_or_else(|| panic!("render has no {kind} {name}"));
                 serde_saphyr::from_str(doc.trim_start_matches("---")).unwrap()
             })
             .collect()
