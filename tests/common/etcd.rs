@@ -68,22 +68,16 @@ impl Etcd {
     /// Starts etcd on 127.0.0.1:`port` serving `server` (a certificate for the agents' name),
     /// admitting clients whose certificate `ca` issued.
     pub fn start(bin: &Path, port: u16, ca: &Ca, server: &Pair) -> Etcd {
-        let mut etcd = Etcd {
-            bin: bin.to_path_buf(),
-            dir: tempfile::tempdir().unwrap(),
-            child: None,
-            port,
-            peer_port: free_port(),
-            admin: ca.issue_valid(&pki::ADMIN),
-            trusted: None,
-        };
-        etcd.run(ca, server);
-        etcd
+        Etcd::start_with(bin, port, ca, None, server)
     }
 
     /// Like [`Etcd::start`], admitting clients of every CA in `trusted` (a PEM bundle that holds
     /// `ca`, which issues the tests' admin certificate).
     pub fn start_trusting(bin: &Path, port: u16, ca: &Ca, trusted: &str, server: &Pair) -> Etcd {
+        Etcd::start_with(bin, port, ca, Some(trusted.to_string()), server)
+    }
+
+    fn start_with(bin: &Path, port: u16, ca: &Ca, trusted: Option<String>, server: &Pair) -> Etcd {
         let mut etcd = Etcd {
             bin: bin.to_path_buf(),
             dir: tempfile::tempdir().unwrap(),
@@ -91,7 +85,7 @@ impl Etcd {
             port,
             peer_port: free_port(),
             admin: ca.issue_valid(&pki::ADMIN),
-            trusted: Some(trusted.to_string()),
+            trusted,
         };
         etcd.run(ca, server);
         etcd
