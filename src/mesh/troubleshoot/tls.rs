@@ -35,6 +35,14 @@ pub struct CertFacts {
 }
 
 impl CertFacts {
+    /// `subject, serial` of each, `; ` between: CAs named in a message.
+    pub fn listed(cas: &[CertFacts]) -> String {
+        cas.iter()
+            .map(|c| format!("{}, serial {}", c.subject, c.serial))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     pub fn from_der(der: &[u8]) -> Option<CertFacts> {
         memo(&PARSED, der.to_vec(), || CertFacts::parse(der))
     }
@@ -259,11 +267,7 @@ impl Judge<'_> {
                                 "{}: {cert}: not issued by the CA {} trusts ({}){}",
                                 p.address,
                                 self.a(),
-                                trusted
-                                    .iter()
-                                    .map(|c| format!("{}, serial {}", c.subject, c.serial))
-                                    .collect::<Vec<_>>()
-                                    .join("; "),
+                                CertFacts::listed(&trusted),
                                 if same_name {
                                     ": another CA of the same name"
                                 } else {
@@ -403,11 +407,7 @@ impl Judge<'_> {
             problems.push(format!(
                 "not issued by a CA {} trusts ({b_from}: {}){}",
                 self.b(),
-                b_trust
-                    .iter()
-                    .map(|c| format!("{}, serial {}", c.subject, c.serial))
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                CertFacts::listed(&b_trust),
                 if same_name {
                     ": only another CA of the same name (a stale CA?)"
                 } else {
