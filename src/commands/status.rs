@@ -71,16 +71,22 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     if args.wait {
         return wait_healthy(&mesh, &opts, args.timeout, path, sample);
     }
-    let report = check(&mesh, &opts, path, sample)?;
+    let (report, reads) = read_and_assess(&mesh, &opts, path, sample)?;
     match args.output {
-        // JSON straight from the report (255 clusters' agents' views make a big tree).
-        Some(crate::cli::Output::Json) => {
-            super::out(&(serde_json::to_string_pretty(&report)? + "\n"))?
-        }
+        // JSON streamed out straight from the report (255 clusters' agents' views make tens of
+        // MB: built whole, the text's fresh pages cost more than writing it).
+        Some(crate::cli::Output::Json) => super::out_with(|w| {
+            serde_json::to_writer_pretty(&mut *w, &report)?;
+            w.write_all(b"\n")
+        })?,
         Some(format) => print_structured(format, &serde_json::to_value(&report)?)?,
         None => out!("{}", table(&report)),
     }
-    Ok(exit_code(&report))
+    let code = exit_code(&report);
+    // The process ends here: what was read and the report (255 clusters: millions of small
+    // allocations) are left to the OS instead of being freed one by one.
+    std::mem::forget((report, reads));
+    Ok(code)
 }
 
 fn exit_code(report: &Report) -> ExitCode {
@@ -99,9 +105,20 @@ pub fn check(
     path: &Path,
     sample: Option<usize>,
 ) -> anyhow::Result<Report> {
+    Ok(read_and_assess(mesh, opts, path, sample)?.0)
+}
+
+/// [`check`], with what was read left over (the agents' views moved into the report).
+fn read_and_assess(
+    mesh: &Mesh,
+    opts: &KubeOptions,
+    path: &Path,
+    sample: Option<usize>,
+) -> anyhow::Result<(Report, Vec<ClusterRead>)> {
     let cas = super::ca::load_trust(mesh, path)?.expected();
-    let reads = block_on(super::agents::read_all(mesh, opts, sample))??;
-    Ok(assess(mesh, &reads, &cas, &path.display().to_string()))
+    let mut reads = block_on(super::agents::read_all(mesh, opts, sample))??;
+    let report = assess(mesh, &mut reads, &cas, &path.display().to_string());
+    Ok((report, reads))
 }
 
 /// Polls until the mesh is healthy or `timeout` passes, with a progress line per cluster.
@@ -153,13 +170,16 @@ pub fn wait_healthy(
     }
 }
 
-/// Every check of every cluster; pure on what was read.
+/// Every check of every cluster; pure on what was read. The agents' views are moved into the
+/// report (`None` left in `reads`).
 pub fn assess(
     mesh: &Mesh,
-    reads: &[ClusterRead],
+    reads: &mut [ClusterRead],
     cas: &crate::mesh::trust::ExpectedCas,
     mesh_path: &str,
 ) -> Report {
+    let mut views: Vec<Option<AgentsView>> = reads.iter_mut().map(|r| r.view.take()).collect();
+    let reads = &*reads;
     let live: Vec<Option<&Live>> = reads.iter().map(|r| r.reached.live.as_ref().ok()).collect();
     let ok: Vec<_> = mesh
         .clusters
@@ -178,8 +198,8 @@ pub fn assess(
         .collect();
 
     let mut clusters = Vec::new();
-    for ((c, read), l) in mesh.clusters.iter().zip(reads).zip(&live) {
-        let view = &read.view;
+    for (((c, read), l), view) in mesh.clusters.iter().zip(reads).zip(&live).zip(&mut views) {
+        let view = view.take();
         let mut problems: Vec<Finding> = Vec::new();
         let Some(l) = l else {
             let e = read
@@ -324,7 +344,7 @@ pub fn assess(
                 unknown: unknown_peers(mesh, l),
                 configured,
             },
-            agent_view: view.clone(),
+            agent_view: view,
             ca: ca_ok,
             healthy: problems.is_empty(),
             problems,

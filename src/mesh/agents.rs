@@ -25,6 +25,8 @@
 //! initial sync of every resource done), and, with KVStoreMesh, KVStoreMesh reports every
 //! expected peer ready too — as cilium-cli judges it.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -208,7 +210,17 @@ pub struct PeerView {
 /// Judges what a vantage point reports about `peer`, whose mesh-file cluster id is
 /// `expected_id`.
 pub fn judge_peer(reported: &[RemoteCluster], peer: &str, expected_id: Option<u32>) -> PeerView {
-    let Some(rc) = reported.iter().find(|r| r.name == peer) else {
+    judge(
+        reported.iter().find(|r| r.name == peer).cloned(),
+        peer,
+        expected_id,
+    )
+}
+
+/// [`judge_peer`] on the entry the vantage point reports for `peer` (`None`: none), its text
+/// moved into the judgement.
+fn judge(reported: Option<RemoteCluster>, peer: &str, expected_id: Option<u32>) -> PeerView {
+    let Some(rc) = reported else {
         return PeerView {
             peer: peer.to_string(),
             known: false,
@@ -285,14 +297,14 @@ pub fn judge_peer(reported: &[RemoteCluster], peer: &str, expected_id: Option<u3
         known: true,
         connected: rc.connected,
         ready: rc.ready && problem.is_none(),
-        status: rc.status.clone(),
+        status: rc.status,
         config_retrieved: retrieved,
         cluster_id,
         not_synced,
         num_nodes: rc.num_nodes,
         num_endpoints: rc.num_endpoints,
         num_failures: rc.num_failures,
-        last_failure: rc.last_failure.clone(),
+        last_failure: rc.last_failure,
         problem,
     }
 }
@@ -328,10 +340,7 @@ pub fn judge_vantage(
             pod: pod.to_string(),
             node: node.map(str::to_string),
             error: None,
-            peers: expected
-                .iter()
-                .map(|(p, id)| judge_peer(&list, p, *id))
-                .collect(),
+            peers: judge_all(list, expected),
         },
         Err(e) => VantageView {
             pod: pod.to_string(),
@@ -340,6 +349,39 @@ pub fn judge_vantage(
             peers: Vec::new(),
         },
     }
+}
+
+/// [`judge_peer`] for every expected peer, in order: the report indexed by name once (the
+/// first entry of a name counts, as [`judge_peer`]'s search finds it), each entry's text moved
+/// into its peer's judgement.
+fn judge_all(list: Vec<RemoteCluster>, expected: &[(String, Option<u32>)]) -> Vec<PeerView> {
+    let mut at: HashMap<&str, usize> = HashMap::with_capacity(list.len());
+    for (i, rc) in list.iter().enumerate() {
+        at.entry(rc.name.as_str()).or_insert(i);
+    }
+    let found: Vec<Option<usize>> = expected
+        .iter()
+        .map(|(p, _)| at.get(p.as_str()).copied())
+        .collect();
+    drop(at);
+    let mut list: Vec<Option<RemoteCluster>> = list.into_iter().map(Some).collect();
+    // The judgement of each entry already moved, for a peer expected twice.
+    let mut judged: Vec<Option<usize>> = vec![None; list.len()];
+    let mut out: Vec<PeerView> = Vec::with_capacity(expected.len());
+    for ((peer, id), i) in expected.iter().zip(found) {
+        let view = match i {
+            None => judge(None, peer, *id),
+            Some(i) => match judged[i] {
+                Some(earlier) => out[earlier].clone(),
+                None => {
+                    judged[i] = Some(out.len());
+                    judge(list[i].take(), peer, *id)
+                }
+            },
+        };
+        out.push(view);
+    }
+    out
 }
 
 /// The agents' view of one cluster.

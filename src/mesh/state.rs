@@ -293,6 +293,11 @@ impl Live {
 
     /// The objects the peer transform reads and may change, for [`crate::render::peer_changes`].
     pub fn peer_objects(&self) -> Vec<Value> {
+        self.peer_object_refs().into_iter().cloned().collect()
+    }
+
+    /// [`Live::peer_objects`] borrowed, for [`crate::render::peers_unchanged`].
+    pub fn peer_object_refs(&self) -> Vec<&Value> {
         [
             &self.config,
             &self.agents,
@@ -303,7 +308,6 @@ impl Live {
         ]
         .into_iter()
         .flatten()
-        .cloned()
         .collect()
     }
 }
