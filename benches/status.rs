@@ -115,8 +115,19 @@ fn main() {
         let mut cpus = vec![Vec::new(); bins.len()];
         let mut server_cpus = vec![Vec::new(); bins.len()];
         for _ in 0..runs {
+            let mut first: Option<Vec<u8>> = None;
             for (b, bin) in bins.iter().enumerate() {
-                let (t, c, s) = run_once(&lab, n, bin, parallel.as_deref());
+                let (stdout, t, c, s) = run_once(&lab, n, bin, parallel.as_deref());
+                // Builds compared must print the same report, byte for byte.
+                match &first {
+                    None => first = Some(stdout),
+                    Some(f) => assert!(
+                        *f == stdout,
+                        "{} and {} print different reports",
+                        bins[0].display(),
+                        bin.display()
+                    ),
+                }
                 times[b].push(t);
                 cpus[b].push(c);
                 server_cpus[b].push(s);
@@ -159,13 +170,14 @@ fn main() {
 }
 
 /// One `status -o json` by `bin` (under `STATUS_BENCH_WRAP` when set), checked healthy with
-/// every agent asked: its wall time, its CPU time and the API servers' CPU time meanwhile.
+/// every agent asked: what it printed, its wall time, its CPU time and the API servers' CPU time
+/// meanwhile.
 fn run_once(
     lab: &Lab,
     n: usize,
     bin: &Path,
     parallel: Option<&str>,
-) -> (Duration, Duration, Duration) {
+) -> (Vec<u8>, Duration, Duration, Duration) {
     let mut cmd = match std::env::var("STATUS_BENCH_WRAP") {
         // e.g. `perf record -g -o /tmp/status.perf --`: the same command under a profiler.
         Ok(wrap) => {
@@ -188,7 +200,7 @@ fn run_once(
     let (children, me) = (cpu(libc::RUSAGE_CHILDREN), cpu(libc::RUSAGE_SELF));
     let t = Instant::now();
     let out = cmd.output().expect("runs");
-    let times = (
+    let (wall, status_cpu, servers_cpu) = (
         t.elapsed(),
         cpu(libc::RUSAGE_CHILDREN) - children,
         cpu(libc::RUSAGE_SELF) - me,
@@ -222,5 +234,5 @@ fn run_once(
         .map(|c| c["agentView"]["asked"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(asked, 2 * n as u64, "every agent is asked");
-    times
+    (out.stdout, wall, status_cpu, servers_cpu)
 }

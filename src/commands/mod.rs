@@ -137,13 +137,13 @@ pub mod stdout_at_start {
 /// the rest of the output is dropped and the command carries on to its real exit code (a
 /// health check still exits 1, a write command still writes). Any other write error is one.
 pub fn out(text: &str) -> anyhow::Result<()> {
-    out_with(|w| w.write_all(text.as_bytes()))
+    out_with(|w| std::io::Write::write_all(w, text.as_bytes()))
 }
 
 /// Writes to stdout through `write`, buffered (a big report streamed out, never built whole in
 /// memory), as [`out`] does: a reader that went away is not an error, any other write error is.
 pub fn out_with(
-    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
     use std::io::Write;
     use std::sync::atomic::Ordering;

@@ -1,7 +1,7 @@
 //! `kubectl mesh status`: the health of every cluster of the mesh, as a table like `kubectl
 //! get` or as JSON/YAML; `--wait` polls until the mesh is healthy or the timeout passes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::agents::ClusterRead;
-use super::peering::{grouped, unknown_peers};
+use super::peering::grouped;
 use super::{EXIT_PROBLEMS, block_on, load_mesh, print_structured};
 use crate::cli::StatusArgs;
 use crate::live::KubeOptions;
@@ -77,7 +77,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         // MB: built whole, the text's fresh pages cost more than writing it).
         Some(crate::cli::Output::Json) => super::out_with(|w| {
             serde_json::to_writer_pretty(&mut *w, &report)?;
-            w.write_all(b"\n")
+            std::io::Write::write_all(w, b"\n")
         })?,
         Some(format) => print_structured(format, &serde_json::to_value(&report)?)?,
         None => out!("{}", table(&report)),
@@ -192,10 +192,16 @@ pub fn assess(
     let answers: Answers = ok
         .iter()
         .map(|(p, pl)| {
-            let ips = pl.discover_endpoint(true).ok().map(|e| e.ips);
+            let ips = pl.discover_endpoint(true).ok().map(|e| {
+                let mut ips = e.ips;
+                ips.sort_unstable();
+                ips.dedup();
+                ips
+            });
             (p.name.as_str(), (*p, ips))
         })
         .collect();
+    let names: HashSet<&str> = mesh.clusters.iter().map(|c| c.name.as_str()).collect();
 
     let mut clusters = Vec::new();
     for (((c, read), l), view) in mesh.clusters.iter().zip(reads).zip(&live).zip(&mut views) {
@@ -270,11 +276,10 @@ pub fn assess(
         }
         // Every other cluster of the mesh file is a peer, recorded endpoint or not.
         let expected: Vec<String> = mesh.peers_of(&c.name).map(|p| p.name.clone()).collect();
-        let configured: Vec<String> = l.configured_peer_names();
-        let configured_set: BTreeSet<&String> = configured.iter().collect();
+        let configured: Vec<&str> = l.configured_peers();
         let missing: Vec<&String> = expected
             .iter()
-            .filter(|p| !configured_set.contains(p))
+            .filter(|p| configured.binary_search(&p.as_str()).is_err())
             .collect();
         if !missing.is_empty() {
             problems.push(finding(
@@ -298,7 +303,7 @@ pub fn assess(
                 "run `kubectl mesh connect`",
             ));
         }
-        problems.extend(drift(mesh, c, l, &answers));
+        problems.extend(drift(c, l, &answers));
         // With the DaemonSet missing or no agent Ready, the config side has said it already.
         let agents_said = problems.iter().any(|f| f.check == "agents");
         if let Some(view) = view
@@ -341,8 +346,13 @@ pub fn assess(
             identity: identity_ok,
             peers: Peers {
                 expected,
-                unknown: unknown_peers(mesh, l),
-                configured,
+                // Configured peers the mesh file does not know (`peering::unknown_peers`).
+                unknown: configured
+                    .iter()
+                    .filter(|p| !names.contains(*p))
+                    .map(|p| p.to_string())
+                    .collect(),
+                configured: configured.iter().map(|p| p.to_string()).collect(),
             },
             agent_view: view,
             ca: ca_ok,
@@ -356,23 +366,29 @@ pub fn assess(
     }
 }
 
-/// Per reachable cluster (by name): the addresses its clustermesh-apiserver answers on now
-/// (`None` when they cannot be told), found once for all its peers.
+/// Per reachable cluster (by name): the addresses its clustermesh-apiserver answers on now,
+/// sorted, each once (`None` when they cannot be told), found once for all its peers.
 type Answers<'a> = HashMap<&'a str, (&'a crate::mesh::Cluster, Option<Vec<String>>)>;
 
 /// Host aliases of `c` for a peer that point at addresses the peer no longer answers on.
-fn drift(mesh: &Mesh, c: &crate::mesh::Cluster, l: &Live, answers: &Answers) -> Vec<Finding> {
+fn drift(c: &crate::mesh::Cluster, l: &Live, answers: &Answers) -> Vec<Finding> {
     let mut out = Vec::new();
     for (peer, ips) in l.peer_host_aliases() {
-        let Some((p, Some(current))) = answers.get(peer.as_str()) else {
+        let Some((p, Some(current))) = answers.get(peer) else {
             continue;
         };
         if current.is_empty() {
             continue;
         }
-        let current: BTreeSet<&String> = current.iter().collect();
-        let stale: Vec<&String> = ips.iter().filter(|ip| !current.contains(ip)).collect();
-        let fresh: Vec<&&String> = current.iter().filter(|ip| !ips.contains(ip)).collect();
+        let stale: Vec<&str> = ips
+            .iter()
+            .copied()
+            .filter(|ip| current.binary_search_by(|c| c.as_str().cmp(ip)).is_err())
+            .collect();
+        let fresh: Vec<&String> = current
+            .iter()
+            .filter(|ip| !ips.contains(&ip.as_str()))
+            .collect();
         if stale.is_empty() && fresh.is_empty() {
             continue;
         }
@@ -391,11 +407,7 @@ fn drift(mesh: &Mesh, c: &crate::mesh::Cluster, l: &Live, answers: &Answers) -> 
                 p.name
             ));
         }
-        let recorded = mesh
-            .cluster(&p.name)
-            .ok()
-            .and_then(|p| p.clustermesh.as_ref());
-        let hint = if recorded.is_some() {
+        let hint = if p.clustermesh.is_some() {
             format!(
                 "run `kubectl mesh connect --rediscover` to record {}'s current addresses and apply them",
                 p.name
