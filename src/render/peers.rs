@@ -227,12 +227,18 @@ fn aliases_unchanged(workload: &Value, t: &Target, expected: &[(&str, &str)]) ->
     let Some(kept) = list.len().checked_sub(expected.len()) else {
         return false;
     };
+    // `{"ip": ip, "hostnames": [host]}` and nothing else, its two entries looked at in place.
     let is_alias = |a: &Value, (peer, ip): &(&str, &str)| {
-        let hostnames = a["hostnames"].as_array();
-        a.as_object().is_some_and(|o| o.len() == 2)
-            && a["ip"].as_str() == Some(*ip)
-            && hostnames
-                .is_some_and(|h| h.len() == 1 && h[0].as_str().is_some_and(|h| is_host_of(h, peer)))
+        a.as_object().is_some_and(|o| {
+            o.len() == 2
+                && o.iter().all(|(k, v)| match k.as_str() {
+                    "ip" => v.as_str() == Some(*ip),
+                    "hostnames" => v.as_array().is_some_and(|h| {
+                        h.len() == 1 && h[0].as_str().is_some_and(|h| is_host_of(h, peer))
+                    }),
+                    _ => false,
+                })
+        })
     };
     if !list[kept..]
         .iter()
