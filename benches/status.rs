@@ -8,7 +8,9 @@
 //! Not a test: run on demand with `cargo bench --bench status --profile fast` (or `--release`).
 //! `STATUS_BENCH_RUNS` changes the runs per size (default 5), `STATUS_BENCH_SIZES` the sizes
 //! (`1,16,64,255`), `STATUS_BENCH_PARALLEL` passes `--parallel`, `STATUS_BENCH_LATENCY_MS` the
-//! latency, `STATUS_BENCH_WRAP` runs `status` under a profiler (`perf record -g -o FILE --`).
+//! latency, `STATUS_BENCH_WRAP` runs `status` under a profiler (`perf record -g -o FILE --`),
+//! `STATUS_BENCH_BINS` (comma-separated paths) times several builds in turn, a run of each
+//! after the other, so that a before and an after share the machine's load alike.
 //! The peer is the same command on one cluster in the same run: the ratio is what
 //! counts. Printed per size: median and min wall time, the ratio of the medians to one cluster,
 //! the command's CPU time (user+system, median), the CPU the in-process API servers used while
@@ -18,6 +20,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::lab::{Lab, Spec};
@@ -72,14 +76,20 @@ fn main() {
             .unwrap_or(50),
     );
     let parallel = std::env::var("STATUS_BENCH_PARALLEL").ok();
-    let mut base = None;
+    // Several binaries (`STATUS_BENCH_BINS=/tmp/before/kubectl-mesh,target/fast/kubectl-mesh`)
+    // run in turn, one run each, so that they share the machine's load alike.
+    let bins: Vec<PathBuf> = match std::env::var("STATUS_BENCH_BINS") {
+        Ok(list) => list.split(',').map(PathBuf::from).collect(),
+        Err(_) => vec![assert_cmd::cargo::cargo_bin("kubectl-mesh")],
+    };
+    let mut base: Vec<Option<Duration>> = vec![None; bins.len()];
     println!(
         "status: {} ms per request (execs too), {runs} runs per size, --parallel {}",
         latency.as_millis(),
         parallel.as_deref().unwrap_or("default")
     );
     println!(
-        "clusters  median     min        ratio  cpu(status)  cpu(apiservers)  requests/cluster  execs/cluster  load"
+        "clusters  median     min        ratio  cpu(status)  cpu(apiservers)  requests/cluster  execs/cluster  load  binary"
     );
     for n in sizes {
         let lab = Lab::start(&specs(n));
@@ -101,68 +111,27 @@ fn main() {
             s.clear_requests();
         }
         let execs_before: usize = lab.servers.iter().map(|s| s.exec_calls().len()).sum();
-        let mut times = Vec::new();
-        let mut cpus = Vec::new();
-        let mut server_cpus = Vec::new();
+        let mut times = vec![Vec::new(); bins.len()];
+        let mut cpus = vec![Vec::new(); bins.len()];
+        let mut server_cpus = vec![Vec::new(); bins.len()];
         for _ in 0..runs {
-            let mut cmd = lab.cmd();
-            cmd.args(["status", "-o", "json"]);
-            if let Some(p) = &parallel {
-                cmd.args(["--parallel", p]);
-            }
-            let (children, me) = (cpu(libc::RUSAGE_CHILDREN), cpu(libc::RUSAGE_SELF));
-            let t = Instant::now();
-            let out = match std::env::var("STATUS_BENCH_WRAP") {
-                // e.g. `perf record -g -o /tmp/status.perf --`: the same command under a profiler.
-                Ok(wrap) => {
-                    let mut words = wrap.split_whitespace();
-                    let mut w = std::process::Command::new(words.next().expect("a command"));
-                    w.args(words)
-                        .arg(assert_cmd::cargo::cargo_bin("kubectl-mesh"))
-                        .args(["status", "-o", "json"])
-                        .current_dir(lab.home())
-                        .env("HOME", lab.home())
-                        .env("KUBECONFIG", lab.home().join("kubeconfig"));
-                    if let Some(p) = &parallel {
-                        w.args(["--parallel", p]);
-                    }
-                    w.output().expect("runs")
+            let mut first: Option<Vec<u8>> = None;
+            for (b, bin) in bins.iter().enumerate() {
+                let (stdout, t, c, s) = run_once(&lab, n, bin, parallel.as_deref());
+                // Builds compared must print the same report, byte for byte.
+                match &first {
+                    None => first = Some(stdout),
+                    Some(f) => assert!(
+                        *f == stdout,
+                        "{} and {} print different reports",
+                        bins[0].display(),
+                        bin.display()
+                    ),
                 }
-                Err(_) => cmd.output().expect("runs"),
-            };
-            times.push(t.elapsed());
-            cpus.push(cpu(libc::RUSAGE_CHILDREN) - children);
-            server_cpus.push(cpu(libc::RUSAGE_SELF) - me);
-            if std::env::var_os("STATUS_BENCH_VERBOSE").is_some() {
-                eprint!("{}", String::from_utf8_lossy(&out.stderr));
+                times[b].push(t);
+                cpus[b].push(c);
+                server_cpus[b].push(s);
             }
-            let report: serde_json::Value =
-                serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-                    panic!(
-                        "status printed no JSON ({e}): {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    )
-                });
-            let clusters = report["clusters"].as_array().expect("clusters");
-            let healthy = clusters.iter().filter(|c| c["healthy"] == true).count();
-            assert_eq!(
-                healthy,
-                n,
-                "every cluster is healthy: {}",
-                serde_json::to_string(
-                    &clusters
-                        .iter()
-                        .flat_map(|c| c["problems"].as_array().cloned().unwrap_or_default())
-                        .take(5)
-                        .collect::<Vec<_>>()
-                )
-                .unwrap()
-            );
-            let asked: u64 = clusters
-                .iter()
-                .map(|c| c["agentView"]["asked"].as_u64().unwrap_or(0))
-                .sum();
-            assert_eq!(asked, 2 * n as u64, "every agent is asked");
         }
         let requests: usize = lab.servers.iter().map(|s| s.requests().len()).sum();
         let execs: usize = lab
@@ -175,23 +144,95 @@ fn main() {
             v.sort();
             v[v.len() / 2]
         };
-        let wall = median(&mut times);
-        let base = *base.get_or_insert(wall);
         // The machine's load average while it ran (other work on the same cores inflates wall
         // time, not CPU time).
         let load = std::fs::read_to_string("/proc/loadavg")
             .ok()
             .and_then(|l| l.split_whitespace().next().map(str::to_string))
             .unwrap_or_else(|| "?".into());
-        println!(
-            "{n:<9} {:<10} {:<10} {:<6.2} {:<12} {:<16} {:<17.1} {:<14.1} {load}",
-            ms(wall),
-            ms(times[0]),
-            wall.as_secs_f64() / base.as_secs_f64(),
-            ms(median(&mut cpus)),
-            ms(median(&mut server_cpus)),
-            requests as f64 / (n * runs) as f64,
-            execs as f64 / (n * runs) as f64,
-        );
+        for (b, bin) in bins.iter().enumerate() {
+            let wall = median(&mut times[b]);
+            let min = *times[b].iter().min().expect("a run");
+            let base = *base[b].get_or_insert(wall);
+            println!(
+                "{n:<9} {:<10} {:<10} {:<6.2} {:<12} {:<16} {:<17.1} {:<14.1} {load:<5} {}",
+                ms(wall),
+                ms(min),
+                wall.as_secs_f64() / base.as_secs_f64(),
+                ms(median(&mut cpus[b])),
+                ms(median(&mut server_cpus[b])),
+                requests as f64 / (n * runs * bins.len()) as f64,
+                execs as f64 / (n * runs * bins.len()) as f64,
+                bin.display(),
+            );
+        }
     }
+}
+
+/// One `status -o json` by `bin` (under `STATUS_BENCH_WRAP` when set), checked healthy with
+/// every agent asked: what it printed, its wall time, its CPU time and the API servers' CPU time
+/// meanwhile.
+fn run_once(
+    lab: &Lab,
+    n: usize,
+    bin: &Path,
+    parallel: Option<&str>,
+) -> (Vec<u8>, Duration, Duration, Duration) {
+    let mut cmd = match std::env::var("STATUS_BENCH_WRAP") {
+        // e.g. `perf record -g -o /tmp/status.perf --`: the same command under a profiler.
+        Ok(wrap) => {
+            let mut words = wrap.split_whitespace();
+            let mut w = Command::new(words.next().expect("a command"));
+            w.args(words).arg(bin);
+            w
+        }
+        Err(_) => Command::new(bin),
+    };
+    cmd.env_clear()
+        .env("HOME", lab.home())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KUBECONFIG", lab.home().join("kubeconfig"))
+        .current_dir(lab.home())
+        .args(["status", "-o", "json"]);
+    if let Some(p) = parallel {
+        cmd.args(["--parallel", p]);
+    }
+    let (children, me) = (cpu(libc::RUSAGE_CHILDREN), cpu(libc::RUSAGE_SELF));
+    let t = Instant::now();
+    let out = cmd.output().expect("runs");
+    let (wall, status_cpu, servers_cpu) = (
+        t.elapsed(),
+        cpu(libc::RUSAGE_CHILDREN) - children,
+        cpu(libc::RUSAGE_SELF) - me,
+    );
+    if std::env::var_os("STATUS_BENCH_VERBOSE").is_some() {
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "status printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let clusters = report["clusters"].as_array().expect("clusters");
+    let healthy = clusters.iter().filter(|c| c["healthy"] == true).count();
+    assert_eq!(
+        healthy,
+        n,
+        "every cluster is healthy: {}",
+        serde_json::to_string(
+            &clusters
+                .iter()
+                .flat_map(|c| c["problems"].as_array().cloned().unwrap_or_default())
+                .take(5)
+                .collect::<Vec<_>>()
+        )
+        .unwrap()
+    );
+    let asked: u64 = clusters
+        .iter()
+        .map(|c| c["agentView"]["asked"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(asked, 2 * n as u64, "every agent is asked");
+    (out.stdout, wall, status_cpu, servers_cpu)
 }

@@ -146,10 +146,16 @@ async fn read_one(
     };
     let (view, pending) = match (&live, pods) {
         (Ok(l), Some(pods)) => {
-            let pending = super::peering::changes(mesh, c, l)
-                .ok()
-                .filter(|p| !p.is_empty())
-                .map(|p| super::object_names(&p));
+            // The quick comparison first; the transform itself (copies of the objects) only
+            // to name what differs.
+            let pending = if super::peering::unchanged(mesh, c, l) {
+                None
+            } else {
+                super::peering::changes(mesh, c, l)
+                    .ok()
+                    .filter(|p| !p.is_empty())
+                    .map(|p| super::object_names(&p))
+            };
             (
                 Some(view(mesh, i, &client, l, pods, sample, execs).await),
                 pending,

@@ -137,16 +137,21 @@ pub mod stdout_at_start {
 /// the rest of the output is dropped and the command carries on to its real exit code (a
 /// health check still exits 1, a write command still writes). Any other write error is one.
 pub fn out(text: &str) -> anyhow::Result<()> {
+    out_with(|w| std::io::Write::write_all(w, text.as_bytes()))
+}
+
+/// Writes to stdout through `write`, buffered (a big report streamed out, never built whole in
+/// memory), as [`out`] does: a reader that went away is not an error, any other write error is.
+pub fn out_with(
+    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     use std::io::Write;
     use std::sync::atomic::Ordering;
     if STDOUT_CLOSED.load(Ordering::Relaxed) || stdout_at_start::closed() {
         return Ok(());
     }
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match write(&mut stdout).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             STDOUT_CLOSED.store(true, Ordering::Relaxed);

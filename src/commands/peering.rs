@@ -7,19 +7,28 @@ use serde_json::Value;
 
 use crate::mesh::state::{Finding, Live};
 use crate::mesh::{Cluster, Mesh};
-use crate::render::{Target, peer_changes};
+use crate::render::{Target, peer_changes, peers_unchanged};
 
 /// What to write to cluster `c` so its peers are the mesh file's.
 pub fn changes(mesh: &Mesh, c: &Cluster, live: &Live) -> anyhow::Result<Vec<Value>> {
-    let target = Target {
+    peer_changes(live.peer_objects(), &target(mesh, c))
+        .with_context(|| format!("cluster {} (context {})", c.name, c.context))
+}
+
+/// Whether [`changes`] would be empty, told without copying the objects: `true` only when
+/// sure; on `false`, [`changes`] says what differs.
+pub fn unchanged(mesh: &Mesh, c: &Cluster, live: &Live) -> bool {
+    peers_unchanged(&live.peer_object_refs(), &target(mesh, c))
+}
+
+fn target<'a>(mesh: &'a Mesh, c: &'a Cluster) -> Target<'a> {
+    Target {
         mesh,
         cluster: c,
         mesh_ca: None,
         now: time::OffsetDateTime::now_utc(),
         bundle: None,
-    };
-    peer_changes(live.peer_objects(), &target)
-        .with_context(|| format!("cluster {} (context {})", c.name, c.context))
+    }
 }
 
 /// Peers configured in a cluster that the mesh file does not know.

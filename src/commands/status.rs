@@ -1,7 +1,7 @@
 //! `kubectl mesh status`: the health of every cluster of the mesh, as a table like `kubectl
 //! get` or as JSON/YAML; `--wait` polls until the mesh is healthy or the timeout passes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::agents::ClusterRead;
-use super::peering::{grouped, unknown_peers};
+use super::peering::grouped;
 use super::{EXIT_PROBLEMS, block_on, load_mesh, print_structured};
 use crate::cli::StatusArgs;
 use crate::live::KubeOptions;
@@ -71,16 +71,22 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     if args.wait {
         return wait_healthy(&mesh, &opts, args.timeout, path, sample);
     }
-    let report = check(&mesh, &opts, path, sample)?;
+    let (report, reads) = read_and_assess(&mesh, &opts, path, sample)?;
     match args.output {
-        // JSON straight from the report (255 clusters' agents' views make a big tree).
-        Some(crate::cli::Output::Json) => {
-            super::out(&(serde_json::to_string_pretty(&report)? + "\n"))?
-        }
+        // JSON streamed out straight from the report (255 clusters' agents' views make tens of
+        // MB: built whole, the text's fresh pages cost more than writing it).
+        Some(crate::cli::Output::Json) => super::out_with(|w| {
+            serde_json::to_writer_pretty(&mut *w, &report)?;
+            std::io::Write::write_all(w, b"\n")
+        })?,
         Some(format) => print_structured(format, &serde_json::to_value(&report)?)?,
         None => out!("{}", table(&report)),
     }
-    Ok(exit_code(&report))
+    let code = exit_code(&report);
+    // The process ends here: what was read and the report (255 clusters: millions of small
+    // allocations) are left to the OS instead of being freed one by one.
+    std::mem::forget((report, reads));
+    Ok(code)
 }
 
 fn exit_code(report: &Report) -> ExitCode {
@@ -99,9 +105,20 @@ pub fn check(
     path: &Path,
     sample: Option<usize>,
 ) -> anyhow::Result<Report> {
+    Ok(read_and_assess(mesh, opts, path, sample)?.0)
+}
+
+/// [`check`], with what was read left over (the agents' views moved into the report).
+fn read_and_assess(
+    mesh: &Mesh,
+    opts: &KubeOptions,
+    path: &Path,
+    sample: Option<usize>,
+) -> anyhow::Result<(Report, Vec<ClusterRead>)> {
     let cas = super::ca::load_trust(mesh, path)?.expected();
-    let reads = block_on(super::agents::read_all(mesh, opts, sample))??;
-    Ok(assess(mesh, &reads, &cas, &path.display().to_string()))
+    let mut reads = block_on(super::agents::read_all(mesh, opts, sample))??;
+    let report = assess(mesh, &mut reads, &cas, &path.display().to_string());
+    Ok((report, reads))
 }
 
 /// Polls until the mesh is healthy or `timeout` passes, with a progress line per cluster.
@@ -153,13 +170,16 @@ pub fn wait_healthy(
     }
 }
 
-/// Every check of every cluster; pure on what was read.
+/// Every check of every cluster; pure on what was read. The agents' views are moved into the
+/// report (`None` left in `reads`).
 pub fn assess(
     mesh: &Mesh,
-    reads: &[ClusterRead],
+    reads: &mut [ClusterRead],
     cas: &crate::mesh::trust::ExpectedCas,
     mesh_path: &str,
 ) -> Report {
+    let mut views: Vec<Option<AgentsView>> = reads.iter_mut().map(|r| r.view.take()).collect();
+    let reads = &*reads;
     let live: Vec<Option<&Live>> = reads.iter().map(|r| r.reached.live.as_ref().ok()).collect();
     let ok: Vec<_> = mesh
         .clusters
@@ -172,14 +192,20 @@ pub fn assess(
     let answers: Answers = ok
         .iter()
         .map(|(p, pl)| {
-            let ips = pl.discover_endpoint(true).ok().map(|e| e.ips);
+            let ips = pl.discover_endpoint(true).ok().map(|e| {
+                let mut ips = e.ips;
+                ips.sort_unstable();
+                ips.dedup();
+                ips
+            });
             (p.name.as_str(), (*p, ips))
         })
         .collect();
+    let names: HashSet<&str> = mesh.clusters.iter().map(|c| c.name.as_str()).collect();
 
     let mut clusters = Vec::new();
-    for ((c, read), l) in mesh.clusters.iter().zip(reads).zip(&live) {
-        let view = &read.view;
+    for (((c, read), l), view) in mesh.clusters.iter().zip(reads).zip(&live).zip(&mut views) {
+        let view = view.take();
         let mut problems: Vec<Finding> = Vec::new();
         let Some(l) = l else {
             let e = read
@@ -250,11 +276,10 @@ pub fn assess(
         }
         // Every other cluster of the mesh file is a peer, recorded endpoint or not.
         let expected: Vec<String> = mesh.peers_of(&c.name).map(|p| p.name.clone()).collect();
-        let configured: Vec<String> = l.configured_peer_names();
-        let configured_set: BTreeSet<&String> = configured.iter().collect();
+        let configured: Vec<&str> = l.configured_peers();
         let missing: Vec<&String> = expected
             .iter()
-            .filter(|p| !configured_set.contains(p))
+            .filter(|p| configured.binary_search(&p.as_str()).is_err())
             .collect();
         if !missing.is_empty() {
             problems.push(finding(
@@ -278,7 +303,7 @@ pub fn assess(
                 "run `kubectl mesh connect`",
             ));
         }
-        problems.extend(drift(mesh, c, l, &answers));
+        problems.extend(drift(c, l, &answers));
         // With the DaemonSet missing or no agent Ready, the config side has said it already.
         let agents_said = problems.iter().any(|f| f.check == "agents");
         if let Some(view) = view
@@ -321,10 +346,15 @@ pub fn assess(
             identity: identity_ok,
             peers: Peers {
                 expected,
-                unknown: unknown_peers(mesh, l),
-                configured,
+                // Configured peers the mesh file does not know (`peering::unknown_peers`).
+                unknown: configured
+                    .iter()
+                    .filter(|p| !names.contains(*p))
+                    .map(|p| p.to_string())
+                    .collect(),
+                configured: configured.iter().map(|p| p.to_string()).collect(),
             },
-            agent_view: view.clone(),
+            agent_view: view,
             ca: ca_ok,
             healthy: problems.is_empty(),
             problems,
@@ -336,23 +366,29 @@ pub fn assess(
     }
 }
 
-/// Per reachable cluster (by name): the addresses its clustermesh-apiserver answers on now
-/// (`None` when they cannot be told), found once for all its peers.
+/// Per reachable cluster (by name): the addresses its clustermesh-apiserver answers on now,
+/// sorted, each once (`None` when they cannot be told), found once for all its peers.
 type Answers<'a> = HashMap<&'a str, (&'a crate::mesh::Cluster, Option<Vec<String>>)>;
 
 /// Host aliases of `c` for a peer that point at addresses the peer no longer answers on.
-fn drift(mesh: &Mesh, c: &crate::mesh::Cluster, l: &Live, answers: &Answers) -> Vec<Finding> {
+fn drift(c: &crate::mesh::Cluster, l: &Live, answers: &Answers) -> Vec<Finding> {
     let mut out = Vec::new();
     for (peer, ips) in l.peer_host_aliases() {
-        let Some((p, Some(current))) = answers.get(peer.as_str()) else {
+        let Some((p, Some(current))) = answers.get(peer) else {
             continue;
         };
         if current.is_empty() {
             continue;
         }
-        let current: BTreeSet<&String> = current.iter().collect();
-        let stale: Vec<&String> = ips.iter().filter(|ip| !current.contains(ip)).collect();
-        let fresh: Vec<&&String> = current.iter().filter(|ip| !ips.contains(ip)).collect();
+        let stale: Vec<&str> = ips
+            .iter()
+            .copied()
+            .filter(|ip| current.binary_search_by(|c| c.as_str().cmp(ip)).is_err())
+            .collect();
+        let fresh: Vec<&String> = current
+            .iter()
+            .filter(|ip| !ips.contains(&ip.as_str()))
+            .collect();
         if stale.is_empty() && fresh.is_empty() {
             continue;
         }
@@ -371,11 +407,7 @@ fn drift(mesh: &Mesh, c: &crate::mesh::Cluster, l: &Live, answers: &Answers) -> 
                 p.name
             ));
         }
-        let recorded = mesh
-            .cluster(&p.name)
-            .ok()
-            .and_then(|p| p.clustermesh.as_ref());
-        let hint = if recorded.is_some() {
+        let hint = if p.clustermesh.is_some() {
             format!(
                 "run `kubectl mesh connect --rediscover` to record {}'s current addresses and apply them",
                 p.name

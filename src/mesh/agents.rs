@@ -25,6 +25,8 @@
 //! initial sync of every resource done), and, with KVStoreMesh, KVStoreMesh reports every
 //! expected peer ready too — as cilium-cli judges it.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -41,7 +43,8 @@ pub struct RemoteCluster {
     pub num_identities: i64,
     pub num_shared_services: i64,
     pub num_failures: i64,
-    /// RFC 3339; absent (or Go's zero time) when it never failed.
+    /// RFC 3339; absent (or Go's zero time, read as absent) when it never failed.
+    #[serde(deserialize_with = "failure_time")]
     pub last_failure: Option<String>,
     pub config: Option<RemoteConfig>,
     pub synced: Option<Synced>,
@@ -121,7 +124,7 @@ pub fn parse_agent_status(stdout: &[u8]) -> Result<Vec<RemoteCluster>, ParseErro
             .cluster_mesh
             .and_then(|m| m.clusters)
             .unwrap_or_default();
-        return Ok(list.into_iter().map(without_zero_failure).collect());
+        return Ok(list);
     }
     let v: Value =
         serde_json::from_slice(stdout).map_err(|e| ParseError::NotJson(e.to_string()))?;
@@ -142,7 +145,7 @@ pub fn parse_kvstoremesh_status(stdout: &[u8]) -> Result<Vec<RemoteCluster>, Par
     if stdout.trim_ascii_start().starts_with(b"[")
         && let Ok(list) = serde_json::from_slice::<Vec<RemoteCluster>>(stdout)
     {
-        return Ok(list.into_iter().map(without_zero_failure).collect());
+        return Ok(list);
     }
     let v: Value =
         serde_json::from_slice(stdout).map_err(|e| ParseError::NotJson(e.to_string()))?;
@@ -160,17 +163,34 @@ fn remote_clusters(v: &Value, at: &str) -> Result<Vec<RemoteCluster>, ParseError
     for item in list {
         let rc = RemoteCluster::deserialize(item)
             .map_err(|e| ParseError::Shape(format!("{at}: {e}")))?;
-        out.push(without_zero_failure(rc));
+        out.push(rc);
     }
     Ok(out)
 }
 
-/// Go's zero time (never failed) as no last failure.
-fn without_zero_failure(mut rc: RemoteCluster) -> RemoteCluster {
-    if rc.last_failure.as_deref().is_some_and(zero_time) {
-        rc.last_failure = None;
+/// A last failure time (a string or null), Go's zero time (never failed) as none: looked at
+/// where it lies, copied only when it is a time.
+fn failure_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct Time;
+    impl<'de> serde::de::Visitor<'de> for Time {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, t: &str) -> Result<Self::Value, E> {
+            Ok((!zero_time(t)).then(|| t.to_string()))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
     }
-    rc
+    d.deserialize_option(Time)
 }
 
 /// Go's zero `time.Time` as strfmt prints it.
@@ -208,7 +228,17 @@ pub struct PeerView {
 /// Judges what a vantage point reports about `peer`, whose mesh-file cluster id is
 /// `expected_id`.
 pub fn judge_peer(reported: &[RemoteCluster], peer: &str, expected_id: Option<u32>) -> PeerView {
-    let Some(rc) = reported.iter().find(|r| r.name == peer) else {
+    judge(
+        reported.iter().find(|r| r.name == peer).cloned(),
+        peer,
+        expected_id,
+    )
+}
+
+/// [`judge_peer`] on the entry the vantage point reports for `peer` (`None`: none), its text
+/// moved into the judgement.
+fn judge(reported: Option<RemoteCluster>, peer: &str, expected_id: Option<u32>) -> PeerView {
+    let Some(rc) = reported else {
         return PeerView {
             peer: peer.to_string(),
             known: false,
@@ -281,18 +311,19 @@ pub fn judge_peer(reported: &[RemoteCluster], peer: &str, expected_id: Option<u3
         None
     };
     PeerView {
-        peer: peer.to_string(),
+        // The entry's own name: `peer` itself.
+        peer: rc.name,
         known: true,
         connected: rc.connected,
         ready: rc.ready && problem.is_none(),
-        status: rc.status.clone(),
+        status: rc.status,
         config_retrieved: retrieved,
         cluster_id,
         not_synced,
         num_nodes: rc.num_nodes,
         num_endpoints: rc.num_endpoints,
         num_failures: rc.num_failures,
-        last_failure: rc.last_failure.clone(),
+        last_failure: rc.last_failure,
         problem,
     }
 }
@@ -328,10 +359,7 @@ pub fn judge_vantage(
             pod: pod.to_string(),
             node: node.map(str::to_string),
             error: None,
-            peers: expected
-                .iter()
-                .map(|(p, id)| judge_peer(&list, p, *id))
-                .collect(),
+            peers: judge_all(list, expected),
         },
         Err(e) => VantageView {
             pod: pod.to_string(),
@@ -340,6 +368,39 @@ pub fn judge_vantage(
             peers: Vec::new(),
         },
     }
+}
+
+/// [`judge_peer`] for every expected peer, in order: the report indexed by name once (the
+/// first entry of a name counts, as [`judge_peer`]'s search finds it), each entry's text moved
+/// into its peer's judgement.
+fn judge_all(list: Vec<RemoteCluster>, expected: &[(String, Option<u32>)]) -> Vec<PeerView> {
+    let mut at: HashMap<&str, usize> = HashMap::with_capacity(list.len());
+    for (i, rc) in list.iter().enumerate() {
+        at.entry(rc.name.as_str()).or_insert(i);
+    }
+    let found: Vec<Option<usize>> = expected
+        .iter()
+        .map(|(p, _)| at.get(p.as_str()).copied())
+        .collect();
+    drop(at);
+    let mut list: Vec<Option<RemoteCluster>> = list.into_iter().map(Some).collect();
+    // The judgement of each entry already moved, for a peer expected twice.
+    let mut judged: Vec<Option<usize>> = vec![None; list.len()];
+    let mut out: Vec<PeerView> = Vec::with_capacity(expected.len());
+    for ((peer, id), i) in expected.iter().zip(found) {
+        let view = match i {
+            None => judge(None, peer, *id),
+            Some(i) => match judged[i] {
+                Some(earlier) => out[earlier].clone(),
+                None => {
+                    judged[i] = Some(out.len());
+                    judge(list[i].take(), peer, *id)
+                }
+            },
+        };
+        out.push(view);
+    }
+    out
 }
 
 /// The agents' view of one cluster.
@@ -608,6 +669,37 @@ mod tests {
             !AgentsView::default().healthy(),
             "no agent asked is not healthy"
         );
+    }
+
+    #[test]
+    fn last_failures_are_read_in_both_ways() {
+        let mut failed = ready_east();
+        failed["last-failure"] = json!("2025-08-20T13:05:00.000Z");
+        let mut never = ready_east();
+        never["last-failure"] = Value::Null;
+        let mut odd = ready_east();
+        odd["last-failure"] = json!(5);
+        for (rc, last) in [
+            (ready_east(), Ok(None)),
+            (failed, Ok(Some("2025-08-20T13:05:00.000Z"))),
+            (never, Ok(None)),
+            (odd, Err("invalid type: integer `5`, expected a string")),
+        ] {
+            // The agent's report (read straight), KVStoreMesh's (read straight), and a report
+            // with a field of another shape (read through a JSON tree, checked).
+            let agent = json!({"cluster-mesh": {"clusters": [rc.clone()]}}).to_string();
+            let kvstoremesh = json!([rc]).to_string();
+            for read in [
+                parse_agent_status(agent.as_bytes()),
+                parse_kvstoremesh_status(kvstoremesh.as_bytes()),
+            ] {
+                match (&read, last) {
+                    (Ok(list), Ok(last)) => assert_eq!(list[0].last_failure.as_deref(), last),
+                    (Err(e), Err(message)) => assert!(e.to_string().contains(message), "{e}"),
+                    _ => panic!("{read:?}"),
+                }
+            }
+        }
     }
 
     #[test]

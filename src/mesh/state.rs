@@ -252,39 +252,49 @@ impl Live {
     /// The names of the peers configured in `cilium-clustermesh` (its keys but the TLS files;
     /// each peer's etcd configuration is checked by the peer transform, `connect`'s own).
     pub fn configured_peer_names(&self) -> Vec<String> {
-        self.clustermesh
+        self.configured_peers()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// [`Live::configured_peer_names`] borrowed: sorted, each once.
+    pub fn configured_peers(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .clustermesh
             .as_ref()
             .and_then(|s| s["data"].as_object())
             .into_iter()
             .flatten()
-            .map(|(k, _)| k)
+            .map(|(k, _)| k.as_str())
             .filter(|k| !k.ends_with(".crt") && !k.ends_with(".key"))
-            .cloned()
-            .collect::<std::collections::BTreeSet<String>>()
-            .into_iter()
-            .collect()
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     /// Host aliases for `<peer>.mesh.cilium.io` on the workload that dials the peers
     /// (the agents, or the clustermesh-apiserver with KVStoreMesh): peer → IPs.
-    pub fn peer_host_aliases(&self) -> BTreeMap<String, Vec<String>> {
+    pub fn peer_host_aliases(&self) -> BTreeMap<&str, Vec<&str>> {
         let workload = if self.kvstoremesh() {
             &self.apiserver
         } else {
             &self.agents
         };
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let suffix = format!(".{MESH_DOMAIN}");
+        let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let aliases = workload
             .as_ref()
             .and_then(|w| w["spec"]["template"]["spec"]["hostAliases"].as_array());
         for a in aliases.into_iter().flatten() {
             let Some(ip) = a["ip"].as_str() else { continue };
             for h in a["hostnames"].as_array().into_iter().flatten() {
-                if let Some(peer) = h.as_str().and_then(|h| h.strip_suffix(&suffix)) {
-                    out.entry(peer.to_string())
-                        .or_default()
-                        .push(ip.to_string());
+                if let Some(peer) = h
+                    .as_str()
+                    .and_then(|h| h.strip_suffix(MESH_DOMAIN))
+                    .and_then(|h| h.strip_suffix('.'))
+                {
+                    out.entry(peer).or_default().push(ip);
                 }
             }
         }
@@ -293,6 +303,11 @@ impl Live {
 
     /// The objects the peer transform reads and may change, for [`crate::render::peer_changes`].
     pub fn peer_objects(&self) -> Vec<Value> {
+        self.peer_object_refs().into_iter().cloned().collect()
+    }
+
+    /// [`Live::peer_objects`] borrowed, for [`crate::render::peers_unchanged`].
+    pub fn peer_object_refs(&self) -> Vec<&Value> {
         [
             &self.config,
             &self.agents,
@@ -303,7 +318,6 @@ impl Live {
         ]
         .into_iter()
         .flatten()
-        .cloned()
         .collect()
     }
 }

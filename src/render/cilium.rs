@@ -538,18 +538,21 @@ fn ip_masq_agent(
 /// The chart's (major, minor) version: the `helm.sh/chart: cilium-X.Y.Z` label (1.19+ puts it
 /// on most objects), else the tag of the agent image (`…/cilium:vX.Y.Z`).
 pub(super) fn chart_version(objects: &Objects) -> Option<(u32, u32)> {
+    chart_version_of(objects.labels("helm.sh/chart"), objects.images())
+}
+
+/// [`chart_version`] from the objects' `helm.sh/chart` labels and their containers' images.
+pub(super) fn chart_version_of<'a>(
+    mut charts: impl Iterator<Item = &'a str>,
+    mut images: impl Iterator<Item = &'a str>,
+) -> Option<(u32, u32)> {
     let parse = |v: &str| {
         let mut parts = v.trim_start_matches('v').split(['.', '-', '@']);
         Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
     };
-    objects
-        .labels("helm.sh/chart")
+    charts
         .find_map(|chart| parse(chart.strip_prefix("cilium-")?))
-        .or_else(|| {
-            objects
-                .images()
-                .find_map(|image| parse(image.split_once("/cilium:")?.1))
-        })
+        .or_else(|| images.find_map(|image| parse(image.split_once("/cilium:")?.1)))
 }
 
 /// Adds `item` to a list of named items unless one of that name exists, after `after` if present.

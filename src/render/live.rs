@@ -30,6 +30,23 @@ pub fn peer_changes(live: Vec<Value>, target: &Target) -> Result<Vec<Value>, Ren
     Ok(adopted(objects.changes(), &live, &owner))
 }
 
+/// Whether [`peer_changes`] on the same objects would write nothing, told without copying them:
+/// `true` only when sure (see [`peers::unchanged`]); on `false`, run [`peer_changes`].
+pub fn peers_unchanged(live: &[&Value], target: &Target) -> bool {
+    let charts = live
+        .iter()
+        .filter_map(|v| v["metadata"]["labels"]["helm.sh/chart"].as_str());
+    let images = live.iter().flat_map(|v| {
+        v["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["image"].as_str())
+    });
+    let version = cilium::chart_version_of(charts, images);
+    peers::unchanged(live, target.mesh.namespace(), version, target)
+}
+
 /// The objects to write so that the clusters `gone` are no longer peers of this one.
 pub fn unpeer_changes(
     live: Vec<Value>,

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::mesh::{Cluster, Mesh};
 pub use certs::Ca;
-pub use live::{adopt, peer_changes, unpeer_changes};
+pub use live::{adopt, peer_changes, peers_unchanged, unpeer_changes};
 pub use objects::describe;
 
 /// The Cilium chart versions whose rendering `render` has been checked against (the reference
