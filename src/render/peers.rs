@@ -40,23 +40,11 @@ pub fn apply(
     let aliases: Vec<Value> = alias_pairs(&peers)
         .map(|(peer, ip)| json!({"ip": ip, "hostnames": [host_of(peer)]}))
         .collect();
-    // Who dials the peers: the agents, or with KVStoreMesh the apiserver's kvstoremesh; and the
-    // operator too when it syncs EndpointSlices or serves the MCS API (1.16+/1.17+), as the
-    // chart's `clustermesh.enableEndpointSliceSynchronization` / `mcsapi.enabled` say in
-    // cilium-config.
-    let mut alias_targets = vec![if kvstoremesh {
-        apiserver
-    } else {
-        objects.find("DaemonSet", ns, "cilium")
-    }];
-    let enabled = |key: &str| objects.get(config)["data"][key] == "true";
-    if !kvstoremesh
-        && (enabled("clustermesh-enable-endpoint-sync") || enabled("clustermesh-enable-mcs-api"))
-    {
-        alias_targets.push(objects.find("Deployment", ns, "cilium-operator"));
-    }
+    let targets = alias_targets(kvstoremesh, apiserver, objects.get(config), |kind, name| {
+        objects.find(kind, ns, name)
+    });
     let mesh_hosts: Vec<String> = t.mesh.clusters.iter().map(|c| host_of(&c.name)).collect();
-    for id in alias_targets.into_iter().flatten() {
+    for id in targets {
         set_host_aliases(objects.get_mut(id), &mesh_hosts, aliases.clone());
     }
 
@@ -93,6 +81,31 @@ pub fn apply(
         remote_users(objects, ns, id, &other_names(t), &peers)?;
     }
     Ok(())
+}
+
+/// The workloads that dial the peers, so carry their host aliases: the agents (DaemonSet
+/// `cilium`), or with KVStoreMesh the clustermesh-apiserver (`apiserver`); and the operator
+/// too when it syncs EndpointSlices or serves the MCS API (1.16+/1.17+), as the chart's
+/// `clustermesh.enableEndpointSliceSynchronization` / `mcsapi.enabled` say in cilium-config
+/// (`config`). `find(kind, name)` looks a workload up in Cilium's namespace; those missing are
+/// left out.
+fn alias_targets<W>(
+    kvstoremesh: bool,
+    apiserver: Option<W>,
+    config: &Value,
+    find: impl Fn(&str, &str) -> Option<W>,
+) -> Vec<W> {
+    let dialer = if kvstoremesh {
+        apiserver
+    } else {
+        find("DaemonSet", "cilium")
+    };
+    let enabled = |key: &str| config["data"][key] == "true";
+    let operator = (!kvstoremesh
+        && (enabled("clustermesh-enable-endpoint-sync") || enabled("clustermesh-enable-mcs-api")))
+    .then(|| find("Deployment", "cilium-operator"))
+    .flatten();
+    dialer.into_iter().chain(operator).collect()
 }
 
 /// The peers [`apply`] writes for `t` (those with a recorded endpoint), in the chart's order,
@@ -164,22 +177,9 @@ pub fn unchanged(live: &[&Value], ns: &str, version: Option<(u32, u32)>, t: &Tar
     };
     let apiserver = find("Deployment", "clustermesh-apiserver");
     let kvstoremesh = apiserver.is_some_and(|d| has_container(d, "kvstoremesh"));
-    // The same workloads as `apply`'s alias targets.
-    let mut alias_targets = vec![if kvstoremesh {
-        apiserver
-    } else {
-        find("DaemonSet", "cilium")
-    }];
-    let enabled = |key: &str| config["data"][key] == "true";
-    if !kvstoremesh
-        && (enabled("clustermesh-enable-endpoint-sync") || enabled("clustermesh-enable-mcs-api"))
-    {
-        alias_targets.push(find("Deployment", "cilium-operator"));
-    }
     let aliases: Vec<(&str, &str)> = alias_pairs(&peers).collect();
-    if !alias_targets
+    if !alias_targets(kvstoremesh, apiserver, config, find)
         .into_iter()
-        .flatten()
         .all(|w| aliases_unchanged(w, t, &aliases))
     {
         return false;
